@@ -1,0 +1,39 @@
+/*
+ * config.h - configuration: a Java-style .properties file, then GRIDSTREAM_* environment
+ * variables, then --set key=value, later sources winning. Every key is known: an unknown key or a
+ * bad value stops the program at start with the key and the reason.
+ */
+#ifndef GS_CONFIG_H
+#define GS_CONFIG_H
+
+#include <stdio.h>
+
+#include "gs.h"
+#include "params.h"
+
+typedef struct gs_config {
+    gs_params_t params; /* operator keys (params.h) */
+} gs_config_t;
+
+void gs_config_defaults(gs_config_t *c);
+
+/* Sets one key. GS_ERR_CONFIG with "key: reason" in errbuf for unknown keys and bad values. */
+gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char *errbuf,
+                       size_t errlen);
+
+/* Parses "key=value" (as given to --set). */
+gs_err_t gs_config_set_pair(gs_config_t *c, const char *pair, char *errbuf, size_t errlen);
+
+/* Loads a properties file; errors name the file and line. */
+gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, size_t errlen);
+
+/*
+ * Applies GRIDSTREAM_<KEY> variables from `envp` (NULL-terminated; KEY upper-case with '.' as
+ * '_', e.g. GRIDSTREAM_DEDUP_TTL_MS for dedup.ttl.ms).
+ */
+gs_err_t gs_config_load_env(gs_config_t *c, char **envp, char *errbuf, size_t errlen);
+
+/* Writes the effective configuration as properties, one key a line with its doc as a comment. */
+void gs_config_print(const gs_config_t *c, FILE *out);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * kpi.c - KPI windows and their accumulators (SPEC §7).
+ *
+ * Counts are cohort counts: every number of a window is about the incidents opened in it, so an
+ * incident's later case events change the windows of its opening time. Callers hand in deltas of an
+ * incident's counts; this file knows which windows an instant belongs to and when a window is
+ * emitted.
+ */
+#include "kpi.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "timeutil.h"
+
+static void be64(uint8_t *o, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        o[i] = (uint8_t)v;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+void gs_kpi_wkey_pack(const gs_kpi_wkey_t *w, uint8_t out[GS_KPI_WKEY_LEN])
+{
+    out[0] = w->level;
+    out[1] = w->kind;
+    be64(out + 2, w->scope);
+    be64(out + 10, (uint64_t)w->start ^ (UINT64_C(1) << 63)); /* order-preserving for negatives */
+}
+
+void gs_kpi_wkey_unpack(const uint8_t in[GS_KPI_WKEY_LEN], gs_kpi_wkey_t *w)
+{
+    w->level = in[0];
+    w->kind = in[1];
+    w->scope = rd64(in + 2);
+    w->start = (int64_t)(rd64(in + 10) ^ (UINT64_C(1) << 63));
+}
+
+int64_t gs_kpi_window_end(const gs_kpi_wkey_t *w, int tz_min)
+{
+    switch (w->kind) {
+    case GS_WIN_HOUR:
+        return w->start + GS_HOUR_MS;
+    case GS_WIN_DAY:
+    case GS_WIN_ROLLING_24H:
+        return w->start + GS_DAY_MS;
+    default:
+        return gs_time_month_start(gs_time_month_index(w->start, tz_min) + 1, tz_min);
+    }
+}
+
+int64_t gs_kpi_retention(const gs_params_t *p, int kind)
+{
+    return kind == GS_WIN_MONTH ? p->kpi_month_retention_ms : p->kpi_retention_ms;
+}
+
+int gs_kpi_windows_for(uint64_t cell, int64_t t, int tz_min, int lo, int hi,
+                       gs_kpi_wkey_t out[GS_KPI_MAX_WINDOWS])
+{
+    int64_t hour = gs_time_hour_start(t, tz_min);
+    int64_t day = gs_time_day_start(t, tz_min);
+    int64_t month = gs_time_month_start(gs_time_month_index(t, tz_min), tz_min);
+    int n = 0;
+    for (int level = lo; level <= hi; level++) {
+        uint64_t scope = gs_cell_scope(cell, level);
+        out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_HOUR, scope, hour};
+        out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_DAY, scope, day};
+        out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_MONTH, scope, month};
+        if (level == GS_LEVEL_DISTRICT || level == GS_LEVEL_CITY)
+            for (int k = 23; k >= 0; k--)
+                out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_ROLLING_24H, scope,
+                                           hour - k * GS_HOUR_MS};
+    }
+    return n;
+}
+
+void gs_kpi_table_init(gs_kpi_table_t *tab, gs_store_t *st, gs_ns_t ns)
+{
+    memset(tab, 0, sizeof(*tab));
+    tab->st = st;
+    tab->ns = ns;
+}
+
+void gs_kpi_table_fini(gs_kpi_table_t *tab)
+{
+    free(tab->changed);
+    free(tab->pending);
+    memset(tab, 0, sizeof(*tab));
+}
+
+static gs_err_t push_key(uint8_t (**arr)[GS_KPI_WKEY_LEN], size_t *n, size_t *cap,
+                         const uint8_t *k)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        void *na = realloc(*arr, nc * GS_KPI_WKEY_LEN);
+        if (!na)
+            return GS_ERR_NOMEM;
+        *arr = na;
+        *cap = nc;
+    }
+    memcpy((*arr)[(*n)++], k, GS_KPI_WKEY_LEN);
+    return GS_OK;
+}
+
+static gs_kpi_win_t *win_get(gs_kpi_table_t *tab, const uint8_t *k)
+{
+    gs_kpi_win_t *w = gs_store_update(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, NULL);
+    if (!w)
+        w = gs_store_put(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, NULL, sizeof(gs_kpi_win_t));
+    if (w && !w->changed) {
+        if (push_key(&tab->changed, &tab->nchanged, &tab->cchanged, k) != GS_OK)
+            return NULL;
+        w->changed = 1;
+    }
+    return w;
+}
+
+gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *wk,
+                          const int64_t delta[GS_KPI_NCOUNTS])
+{
+    uint8_t k[GS_KPI_WKEY_LEN];
+    gs_kpi_wkey_pack(wk, k);
+    gs_kpi_win_t *w = win_get(tab, k);
+    if (!w)
+        return GS_ERR_NOMEM;
+    for (int i = 0; i < GS_KPI_NCOUNTS; i++)
+        w->v[i] += delta[i];
+    return GS_OK;
+}
+
+gs_err_t gs_kpi_table_set(gs_kpi_table_t *tab, const gs_kpi_wkey_t *wk,
+                          const int64_t v[GS_KPI_NCOUNTS])
+{
+    uint8_t k[GS_KPI_WKEY_LEN];
+    gs_kpi_wkey_pack(wk, k);
+    gs_kpi_win_t *w = win_get(tab, k);
+    if (!w)
+        return GS_ERR_NOMEM;
+    memcpy(w->v, v, sizeof(w->v));
+    return GS_OK;
+}
+
+static double rate(int64_t num, int64_t den)
+{
+    return den > 0 ? (double)num / (double)den : NAN;
+}
+
+void gs_kpi_record_fill(Gridstream__V1__KpiRecord *rec, const gs_kpi_wkey_t *w, int tz_min,
+                        const int64_t v[GS_KPI_NCOUNTS], uint64_t version)
+{
+    gridstream__v1__kpi_record__init(rec);
+    rec->level = (Gridstream__V1__Level)w->level;
+    rec->scope = w->scope;
+    rec->window = (Gridstream__V1__WindowKind)w->kind;
+    rec->window_start_ms = w->start;
+    rec->window_end_ms = gs_kpi_window_end(w, tz_min);
+    rec->signals = (uint64_t)v[GS_C_SIGNALS];
+    rec->incidents = (uint64_t)v[GS_C_INCIDENTS];
+    rec->merged = (uint64_t)v[GS_C_MERGED];
+    rec->captured = (uint64_t)v[GS_C_CAPTURED];
+    rec->filed = (uint64_t)v[GS_C_FILED];
+    rec->rejected = (uint64_t)v[GS_C_REJECTED];
+    rec->rectified = (uint64_t)v[GS_C_RECTIFIED];
+    rec->rectified_on_time = (uint64_t)v[GS_C_ON_TIME];
+    rec->closed = (uint64_t)v[GS_C_CLOSED];
+    rec->reworked = (uint64_t)v[GS_C_REWORKED];
+    rec->capture_rate = rate(v[GS_C_CAPTURED], v[GS_C_INCIDENTS]);
+    rec->filing_rate = rate(v[GS_C_FILED], v[GS_C_INCIDENTS]);
+    rec->rectification_rate = rate(v[GS_C_RECTIFIED], v[GS_C_FILED]);
+    rec->timely_rate = rate(v[GS_C_ON_TIME], v[GS_C_FILED]);
+    rec->version = version;
+}
+
+static bool is_due(const gs_kpi_wkey_t *w, int64_t wm, const gs_params_t *p)
+{
+    int64_t end = gs_kpi_window_end(w, p->tz_offset_minutes);
+    return wm != GS_TIME_MIN && wm > end + p->kpi_grace_ms;
+}
+
+static gs_err_t emit(gs_kpi_win_t *win, const gs_kpi_wkey_t *w, const gs_params_t *p,
+                     const gs_sink_t *sink)
+{
+    if (win->v[GS_C_INCIDENTS] < 1)
+        return GS_OK;
+    Gridstream__V1__KpiRecord rec;
+    gs_kpi_record_fill(&rec, w, p->tz_offset_minutes, win->v, ++win->version);
+    char key[96];
+    snprintf(key, sizeof(key), "%u:%llu:%u:%lld", w->level, (unsigned long long)w->scope, w->kind,
+             (long long)w->start);
+    return gs_sink_emit_msg(sink, GS_OUT_KPI, key, &rec.base);
+}
+
+gs_err_t gs_kpi_table_flush(gs_kpi_table_t *tab, int64_t wm, const gs_params_t *p,
+                            const gs_sink_t *sink, gs_kpi_publish_fn publish, void *ctx)
+{
+    gs_err_t err = GS_OK;
+    for (size_t i = 0; i < tab->nchanged; i++) {
+        gs_kpi_win_t *win = gs_store_update(tab->st, tab->ns, tab->changed[i], GS_KPI_WKEY_LEN,
+                                            NULL);
+        if (!win)
+            continue;
+        win->changed = 0;
+        gs_kpi_wkey_t w;
+        gs_kpi_wkey_unpack(tab->changed[i], &w);
+        if (publish && w.level != GS_LEVEL_CELL) {
+            publish(ctx, &w, win->v);
+        } else if (win->pending) {
+            /* already waiting: the pending pass below emits it once due */
+        } else if (is_due(&w, wm, p)) {
+            if (emit(win, &w, p, sink) != GS_OK)
+                err = GS_ERR_NOMEM;
+        } else {
+            win->pending = 1;
+            if (push_key(&tab->pending, &tab->npending, &tab->cpending, tab->changed[i]) !=
+                GS_OK)
+                err = GS_ERR_NOMEM;
+        }
+    }
+    tab->nchanged = 0;
+    size_t keep = 0;
+    for (size_t i = 0; i < tab->npending; i++) {
+        gs_kpi_wkey_t w;
+        gs_kpi_wkey_unpack(tab->pending[i], &w);
+        gs_kpi_win_t *win = NULL;
+        if (is_due(&w, wm, p))
+            win = gs_store_update(tab->st, tab->ns, tab->pending[i], GS_KPI_WKEY_LEN, NULL);
+        if (!win) {
+            if (keep != i)
+                memcpy(tab->pending[keep], tab->pending[i], GS_KPI_WKEY_LEN);
+            keep++;
+            continue;
+        }
+        win->pending = 0;
+        if (emit(win, &w, p, sink) != GS_OK)
+            err = GS_ERR_NOMEM;
+    }
+    tab->npending = keep;
+    return err;
+}

@@ -1,0 +1,82 @@
+/*
+ * kpi.h - KPI windows (SPEC §7): which windows contain an instant, the cohort counts of one
+ * incident, and a table of window accumulators with the emission rule (first emitted once the
+ * watermark passes end + grace, then re-emitted when the counts change). Used by the task for its
+ * own windows and by the rollup for the summed ones.
+ */
+#ifndef GS_KPI_H
+#define GS_KPI_H
+
+#include "gs.h"
+#include "params.h"
+#include "rollup.h"
+#include "store.h"
+
+#define GS_KPI_WKEY_LEN 18
+#define GS_KPI_MAX_WINDOWS 63 /* 5 levels x (HOUR, DAY, MONTH) + 2 levels x 24 ROLLING_24H */
+
+enum { GS_C_SIGNALS, GS_C_INCIDENTS, GS_C_MERGED, GS_C_CAPTURED, GS_C_FILED, GS_C_REJECTED,
+       GS_C_RECTIFIED, GS_C_ON_TIME, GS_C_CLOSED, GS_C_REWORKED };
+
+typedef struct gs_kpi_win {
+    int64_t v[GS_KPI_NCOUNTS];
+    uint64_t version; /* emissions so far */
+    uint8_t changed;  /* on the changed list */
+    uint8_t pending;  /* on the pending list: changed, not yet due */
+    uint8_t pad[6];
+} gs_kpi_win_t;
+
+void gs_kpi_wkey_pack(const gs_kpi_wkey_t *w, uint8_t out[GS_KPI_WKEY_LEN]);
+void gs_kpi_wkey_unpack(const uint8_t in[GS_KPI_WKEY_LEN], gs_kpi_wkey_t *w);
+
+/* End (exclusive, UTC ms) of a window. */
+int64_t gs_kpi_window_end(const gs_kpi_wkey_t *w, int tz_min);
+
+/* Retention of a window kind: how long after its end changes are still taken. */
+int64_t gs_kpi_retention(const gs_params_t *p, int kind);
+
+/*
+ * Every window of levels lo..hi containing instant t for `cell`, in a fixed order (level, then
+ * HOUR, DAY, MONTH, then ROLLING_24H starts ascending). Returns the count (<= GS_KPI_MAX_WINDOWS).
+ */
+int gs_kpi_windows_for(uint64_t cell, int64_t t, int tz_min, int lo, int hi,
+                       gs_kpi_wkey_t out[GS_KPI_MAX_WINDOWS]);
+
+/* A table of window accumulators in one store namespace, with its changed and pending lists. */
+typedef struct gs_kpi_table {
+    gs_store_t *st;
+    gs_ns_t ns;
+    uint8_t (*changed)[GS_KPI_WKEY_LEN];
+    size_t nchanged, cchanged;
+    uint8_t (*pending)[GS_KPI_WKEY_LEN];
+    size_t npending, cpending;
+} gs_kpi_table_t;
+
+void gs_kpi_table_init(gs_kpi_table_t *tab, gs_store_t *st, gs_ns_t ns);
+void gs_kpi_table_fini(gs_kpi_table_t *tab);
+
+/* Adds delta to window w (created at zero). Returns GS_OK or GS_ERR_NOMEM. */
+gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w,
+                          const int64_t delta[GS_KPI_NCOUNTS]);
+
+/* Replaces window w's counts with v (the rollup's sums). */
+gs_err_t gs_kpi_table_set(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w,
+                          const int64_t v[GS_KPI_NCOUNTS]);
+
+typedef void (*gs_kpi_publish_fn)(void *ctx, const gs_kpi_wkey_t *w,
+                                  const int64_t v[GS_KPI_NCOUNTS]);
+
+/*
+ * Drains the changed list. With `publish` set, windows above CELL level go to publish (the task's
+ * partials); every other window follows the emission rule: emitted to `sink` (gridstream.kpi) if
+ * the watermark has passed its end + grace and it counts >= 1 incident, else kept pending. Pending
+ * windows that have become due are emitted too.
+ */
+gs_err_t gs_kpi_table_flush(gs_kpi_table_t *tab, int64_t wm, const gs_params_t *p,
+                            const gs_sink_t *sink, gs_kpi_publish_fn publish, void *ctx);
+
+/* Fills a KpiRecord (rates NaN where the denominator is 0). */
+void gs_kpi_record_fill(Gridstream__V1__KpiRecord *rec, const gs_kpi_wkey_t *w, int tz_min,
+                        const int64_t v[GS_KPI_NCOUNTS], uint64_t version);
+
+#endif

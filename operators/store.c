@@ -1,0 +1,330 @@
+/*
+ * store.c - the per-task hot state table behind store.h.
+ *
+ * One open-addressing hash table (linear probing, power-of-two size, load <= 0.7) per namespace.
+ * Each entry is one heap block holding its key and its value (value 8-byte aligned), so pointers
+ * handed out stay put until that entry is replaced by a larger value or deleted. Changed blocks are
+ * queued on a dirty list in change order; flush() walks it. A block that is deleted or outgrown
+ * while queued is kept until the flush, which emits the tombstone (for deletes) and frees it, so the
+ * changelog sees a delete followed by a re-insert in the right order.
+ */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+
+enum { BLK_LIVE = 0, BLK_DELETED = 1, BLK_REPLACED = 2 };
+
+typedef struct blk {
+    uint64_t hash;
+    uint32_t klen, vlen, vcap;
+    uint8_t ns, dirty, state, pad;
+    uint8_t data[]; /* key, padding to 8, value */
+} blk_t;
+
+#define TOMB ((blk_t *)(uintptr_t)1)
+
+typedef struct table {
+    blk_t **slots;
+    size_t mask; /* size - 1, size a power of two; 0 when unallocated */
+    size_t used; /* live entries */
+    size_t filled; /* live + tombstone slots */
+} table_t;
+
+struct gs_store {
+    table_t t[GS_NS__COUNT];
+    blk_t **dirty;
+    size_t ndirty, cdirty;
+    size_t bytes;
+    gs_store_loader_fn loader;
+    void *loader_ctx;
+};
+
+static inline size_t koff(uint32_t klen)
+{
+    return ((size_t)klen + 7u) & ~(size_t)7u;
+}
+
+static inline void *blk_val(blk_t *b)
+{
+    return b->data + koff(b->klen);
+}
+
+gs_store_t *gs_store_new(void)
+{
+    return calloc(1, sizeof(gs_store_t));
+}
+
+void gs_store_destroy(gs_store_t *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ndirty; i++) /* dead blocks live only on the dirty list */
+        if (s->dirty[i]->state != BLK_LIVE)
+            free(s->dirty[i]);
+    for (int n = 0; n < GS_NS__COUNT; n++) {
+        table_t *t = &s->t[n];
+        if (t->mask)
+            for (size_t i = 0; i <= t->mask; i++)
+                if (t->slots[i] && t->slots[i] != TOMB)
+                    free(t->slots[i]);
+        free(t->slots);
+    }
+    free(s->dirty);
+    free(s);
+}
+
+void gs_store_set_loader(gs_store_t *s, gs_store_loader_fn fn, void *ctx)
+{
+    s->loader = fn;
+    s->loader_ctx = ctx;
+}
+
+static bool mark_dirty(gs_store_t *s, blk_t *b)
+{
+    if (b->dirty)
+        return true;
+    if (s->ndirty == s->cdirty) {
+        size_t nc = s->cdirty ? s->cdirty * 2 : 256;
+        blk_t **nd = realloc(s->dirty, nc * sizeof(*nd));
+        if (!nd)
+            return false;
+        s->dirty = nd;
+        s->cdirty = nc;
+    }
+    s->dirty[s->ndirty++] = b;
+    b->dirty = 1;
+    return true;
+}
+
+/* Slot index holding key, or the slot where it would be inserted (*found = false). */
+static size_t probe(const table_t *t, uint64_t h, const void *key, size_t klen, bool *found)
+{
+    size_t i = (size_t)h & t->mask, first_tomb = SIZE_MAX;
+    for (;;) {
+        blk_t *b = t->slots[i];
+        if (!b) {
+            *found = false;
+            return first_tomb != SIZE_MAX ? first_tomb : i;
+        }
+        if (b == TOMB) {
+            if (first_tomb == SIZE_MAX)
+                first_tomb = i;
+        } else if (b->hash == h && b->klen == klen && memcmp(b->data, key, klen) == 0) {
+            *found = true;
+            return i;
+        }
+        i = (i + 1) & t->mask;
+    }
+}
+
+static bool grow(table_t *t)
+{
+    size_t nsize = t->mask ? (t->mask + 1) * 2 : 64;
+    if (t->mask && t->used * 10 < (t->mask + 1) * 5)
+        nsize = t->mask + 1; /* mostly tombstones: rehash in place size */
+    blk_t **ns = calloc(nsize, sizeof(*ns));
+    if (!ns)
+        return false;
+    for (size_t i = 0; t->mask && i <= t->mask; i++) {
+        blk_t *b = t->slots[i];
+        if (!b || b == TOMB)
+            continue;
+        size_t j = (size_t)b->hash & (nsize - 1);
+        while (ns[j])
+            j = (j + 1) & (nsize - 1);
+        ns[j] = b;
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->mask = nsize - 1;
+    t->filled = t->used;
+    return true;
+}
+
+static blk_t *lookup(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, uint64_t h,
+                     size_t *slot)
+{
+    table_t *t = &s->t[ns];
+    if (!t->mask)
+        return NULL;
+    bool found;
+    size_t i = probe(t, h, key, klen, &found);
+    if (slot)
+        *slot = i;
+    return found ? t->slots[i] : NULL;
+}
+
+static blk_t *blk_alloc(gs_ns_t ns, uint64_t h, const void *key, size_t klen, size_t vlen)
+{
+    size_t vcap = (vlen + 7u) & ~(size_t)7u;
+    if (vcap == 0)
+        vcap = 8;
+    blk_t *b = malloc(sizeof(blk_t) + koff((uint32_t)klen) + vcap);
+    if (!b)
+        return NULL;
+    b->hash = h;
+    b->klen = (uint32_t)klen;
+    b->vlen = (uint32_t)vlen;
+    b->vcap = (uint32_t)vcap;
+    b->ns = (uint8_t)ns;
+    b->dirty = 0;
+    b->state = BLK_LIVE;
+    b->pad = 0;
+    memcpy(b->data, key, klen);
+    return b;
+}
+
+/* Retires a block that left the table: freed now unless the dirty list still holds it. */
+static void blk_retire(gs_store_t *s, blk_t *b, int state)
+{
+    s->bytes -= b->klen + b->vlen;
+    if (state == BLK_DELETED) {
+        b->state = BLK_DELETED;
+        if (!mark_dirty(s, b))
+            free(b); /* cannot record the tombstone; nothing else to do on OOM */
+        return;
+    }
+    if (b->dirty)
+        b->state = BLK_REPLACED;
+    else
+        free(b);
+}
+
+static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, uint64_t h,
+                        const void *val, size_t vlen)
+{
+    table_t *t = &s->t[ns];
+    if ((t->filled + 1) * 10 > (t->mask + 1) * 7 || !t->mask)
+        if (!grow(t))
+            return NULL;
+    bool found;
+    size_t i = probe(t, h, key, klen, &found);
+    blk_t *b = found ? t->slots[i] : NULL;
+    if (b && vlen <= b->vcap) {
+        s->bytes += vlen;
+        s->bytes -= b->vlen;
+        b->vlen = (uint32_t)vlen;
+    } else {
+        blk_t *nb = blk_alloc(ns, h, key, klen, vlen);
+        if (!nb)
+            return NULL;
+        if (b)
+            blk_retire(s, b, BLK_REPLACED);
+        else {
+            t->used++;
+            if (t->slots[i] != TOMB)
+                t->filled++;
+        }
+        t->slots[i] = nb;
+        s->bytes += klen + vlen;
+        b = nb;
+    }
+    void *v = blk_val(b);
+    if (val)
+        memmove(v, val, vlen);
+    else
+        memset(v, 0, vlen);
+    if (!mark_dirty(s, b))
+        return NULL;
+    return v;
+}
+
+const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
+{
+    uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
+    blk_t *b = lookup(s, ns, key, klen, h, NULL);
+    if (!b && s->loader) {
+        void *v;
+        size_t n;
+        if (s->loader(s->loader_ctx, ns, key, klen, &v, &n)) {
+            /* resident from now on, clean: it is already persisted */
+            void *dst = put_hashed(s, ns, key, klen, h, v, n);
+            free(v);
+            if (!dst)
+                return NULL;
+            b = lookup(s, ns, key, klen, h, NULL);
+            s->ndirty--; /* put_hashed queued it last */
+            b->dirty = 0;
+        }
+    }
+    if (!b)
+        return NULL;
+    if (vlen)
+        *vlen = b->vlen;
+    return blk_val(b);
+}
+
+void *gs_store_put(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, const void *val,
+                   size_t vlen)
+{
+    return put_hashed(s, ns, key, klen, gs_hash64(key, klen, (uint64_t)ns), val, vlen);
+}
+
+void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
+{
+    const void *v = gs_store_get(s, ns, key, klen, vlen);
+    if (!v)
+        return NULL;
+    uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
+    blk_t *b = lookup(s, ns, key, klen, h, NULL);
+    if (!mark_dirty(s, b))
+        return NULL;
+    return (void *)v;
+}
+
+bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)
+{
+    uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
+    size_t i;
+    blk_t *b = lookup(s, ns, key, klen, h, &i);
+    if (!b)
+        return false;
+    table_t *t = &s->t[ns];
+    t->slots[i] = TOMB;
+    t->used--;
+    blk_retire(s, b, BLK_DELETED);
+    return true;
+}
+
+size_t gs_store_count(const gs_store_t *s, gs_ns_t ns)
+{
+    return s->t[ns].used;
+}
+
+size_t gs_store_bytes(const gs_store_t *s)
+{
+    return s->bytes;
+}
+
+void gs_store_scan(gs_store_t *s, gs_ns_t ns, const void *prefix, size_t plen, gs_store_iter_fn fn,
+                   void *ctx)
+{
+    table_t *t = &s->t[ns];
+    for (size_t i = 0; t->mask && i <= t->mask; i++) {
+        blk_t *b = t->slots[i];
+        if (!b || b == TOMB || b->klen < plen || memcmp(b->data, prefix, plen) != 0)
+            continue;
+        if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen))
+            return;
+    }
+}
+
+void gs_store_flush(gs_store_t *s, gs_store_flush_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < s->ndirty; i++) {
+        blk_t *b = s->dirty[i];
+        b->dirty = 0;
+        if (b->state == BLK_LIVE) {
+            if (fn)
+                fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, blk_val(b), b->vlen);
+        } else {
+            if (b->state == BLK_DELETED && fn)
+                fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, NULL, 0);
+            free(b);
+        }
+    }
+    s->ndirty = 0;
+}
