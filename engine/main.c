@@ -9,6 +9,7 @@
 
 #include "bench.h"
 #include "config.h"
+#include "dump.h"
 #include "replay.h"
 
 extern char **environ;
@@ -24,7 +25,8 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
-            "  bench replay [--records N]        replay throughput vs. protobuf-c decode-only\n"
+            "  dump FILE...                      decode record files to JSON lines\n"
+            "  bench replay --input DIR          replay throughput vs. protobuf-c decode-only\n"
             "  config check FILE                 validate a properties file, print the effective config\n"
             "  config keys                       list every configuration key with its default\n"
             "  version                           print the version\n"
@@ -177,6 +179,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "dump") == 0)
+        return gs_dump_main(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return gs_bench_main(argc - 2, argv + 2);
     if (strcmp(cmd, "config") == 0)

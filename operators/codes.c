@@ -50,8 +50,7 @@ bool gs_problem_valid(uint32_t code)
 /* Java's (int) view of a 32-bit pattern, without relying on implementation-defined conversion. */
 static int32_t gs_codes_to_int32(uint32_t u)
 {
-    if (u <= (uint32_t)INT32_MAX)
-        return (int32_t)u;
+    if (u <= (uint32_t)INT32_MAX) return (int32_t)u;
     return -(int32_t)(~u) - 1;
 }
 
@@ -64,8 +63,8 @@ int32_t gs_murmur2(const void *key, size_t len)
 
     for (size_t i = 0; i < length4; i++) {
         const uint8_t *p = data + i * 4;
-        uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24;
+        uint32_t k =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
         k *= GS_MURMUR2_M;
         k ^= k >> GS_MURMUR2_R;
         k *= GS_MURMUR2_M;
@@ -97,8 +96,7 @@ int32_t gs_murmur2(const void *key, size_t len)
 
 uint32_t gs_partition_for_key(const void *key, size_t len, uint32_t nparts)
 {
-    if (nparts == 0)
-        return 0;
+    if (nparts == 0) return 0;
     /* Kafka Utils.toPositive(): clear the sign bit (not abs()). */
     uint32_t pos = (uint32_t)gs_murmur2(key, len) & UINT32_C(0x7fffffff);
     return pos % nparts;

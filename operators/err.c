@@ -13,9 +13,9 @@
 
 /* Reason names, indexed by gs_reason_index(): -1 "decode" ... -11 "unknown_ref". */
 static const char *const gs_reason_name[GS_REASON_COUNT] = {
-    "decode",         "missing_id",       "invalid_enum",  "invalid_cell",
-    "invalid_problem_code", "invalid_time", "invalid_number", "invalid_position",
-    "key_mismatch",   "wrong_partition",  "unknown_ref",
+    "decode",       "missing_id",     "invalid_enum",     "invalid_cell", "invalid_problem_code",
+    "invalid_time", "invalid_number", "invalid_position", "key_mismatch", "wrong_partition",
+    "unknown_ref",
 };
 
 const char *const gs_source_topic[GS_SRC__COUNT] = {
@@ -26,7 +26,7 @@ const char *const gs_source_topic[GS_SRC__COUNT] = {
 };
 
 const char *const gs_output_topic[GS_OUT__COUNT] = {
-    "gridstream.kpi",       "gridstream.incidents", "gridstream.alerts",
+    "gridstream.kpi",        "gridstream.incidents", "gridstream.alerts",
     "gridstream.scorecards", "gridstream.dlq",
 };
 
@@ -35,8 +35,7 @@ const char *const gs_output_topic[GS_OUT__COUNT] = {
 
 const char *gs_err_str(gs_err_t e)
 {
-    if (gs_err_is_reason(e))
-        return gs_reason_name[gs_reason_index(e)];
+    if (gs_err_is_reason(e)) return gs_reason_name[gs_reason_index(e)];
     switch (e) {
     case GS_OK:
         return "ok";
@@ -59,11 +58,9 @@ const char *gs_err_str(gs_err_t e)
 
 gs_err_t gs_err_from_reason(const char *name)
 {
-    if (name == NULL)
-        return GS_OK;
+    if (name == NULL) return GS_OK;
     for (int i = 0; i < GS_REASON_COUNT; i++)
-        if (strcmp(name, gs_reason_name[i]) == 0)
-            return (gs_err_t)(-(i + 1));
+        if (strcmp(name, gs_reason_name[i]) == 0) return (gs_err_t)(-(i + 1));
     return GS_OK;
 }
 
@@ -77,12 +74,10 @@ gs_err_t gs_sink_emit_msg(const gs_sink_t *sink, gs_output_t topic, const char *
 
     if (len > sizeof(stackbuf)) {
         buf = malloc(len);
-        if (buf == NULL)
-            return GS_ERR_NOMEM;
+        if (buf == NULL) return GS_ERR_NOMEM;
     }
     size_t packed = protobuf_c_message_pack(msg, buf);
     sink->emit(sink->ctx, topic, key, klen, buf, packed);
-    if (buf != stackbuf)
-        free(buf);
+    if (buf != stackbuf) free(buf);
     return GS_OK;
 }

@@ -66,8 +66,8 @@ static const gs_pdef_t gs_params_table[] = {
      "sensor kind (enum number) to problem code, as kind:code,kind:code"},
     {"correlation.window.ms", GS_PT_MS, GS_OFF(correlation_window_ms), 0, 0, false,
      "a signal joins an incident whose last signal is at most this much older (SPEC 5)"},
-    {"correlation.distance.m", GS_PT_DOUBLE, GS_OFF(correlation_distance_m), 0, GS_UNBOUNDED,
-     false, "a signal joins an incident whose first signal is at most this many metres away"},
+    {"correlation.distance.m", GS_PT_DOUBLE, GS_OFF(correlation_distance_m), 0, GS_UNBOUNDED, false,
+     "a signal joins an incident whose first signal is at most this many metres away"},
     {"correlation.earth.radius.m", GS_PT_DOUBLE, GS_OFF(earth_radius_m), 0, GS_UNBOUNDED, true,
      "Earth radius of the great-circle distance, in metres"},
     {"timezone.offset.minutes", GS_PT_TZ, GS_OFF(tz_offset_minutes), 0, 0, false,
@@ -118,12 +118,9 @@ static const gs_pdef_t gs_params_table[] = {
      "most points overdue open incidents can deduct"},
     {"scorecard.overdue.points", GS_PT_DOUBLE, GS_OFF(overdue_points), 0, GS_UNBOUNDED, false,
      "points deducted per overdue open incident"},
-    {"scorecard.grade.a", GS_PT_DOUBLE, GS_OFF(grade_a), 0, 100, false,
-     "lowest score graded A"},
-    {"scorecard.grade.b", GS_PT_DOUBLE, GS_OFF(grade_b), 0, 100, false,
-     "lowest score graded B"},
-    {"scorecard.grade.c", GS_PT_DOUBLE, GS_OFF(grade_c), 0, 100, false,
-     "lowest score graded C"},
+    {"scorecard.grade.a", GS_PT_DOUBLE, GS_OFF(grade_a), 0, 100, false, "lowest score graded A"},
+    {"scorecard.grade.b", GS_PT_DOUBLE, GS_OFF(grade_b), 0, 100, false, "lowest score graded B"},
+    {"scorecard.grade.c", GS_PT_DOUBLE, GS_OFF(grade_c), 0, 100, false, "lowest score graded C"},
     {"scorecard.grade.d", GS_PT_DOUBLE, GS_OFF(grade_d), 0, 100, false,
      "lowest score graded D (below is E)"},
     {"scorecard.fail.below", GS_PT_DOUBLE, GS_OFF(fail_below), 0, 100, false,
@@ -209,12 +206,12 @@ void gs_params_defaults(gs_params_t *p)
 static gs_err_t gs_params_fail(char *errbuf, size_t errlen, const char *key, const char *value,
                                const char *fmt, ...)
 {
-    if (errbuf == NULL || errlen == 0)
-        return GS_ERR_CONFIG;
+    if (errbuf == NULL || errlen == 0) return GS_ERR_CONFIG;
     /* Long values (maps) are cut so that the reason always fits in the message. */
-    int n = strlen(value) > GS_PARAMS_ERR_VALUE_MAX
-                ? snprintf(errbuf, errlen, "%s: '%.*s...' ", key, GS_PARAMS_ERR_VALUE_MAX - 3, value)
-                : snprintf(errbuf, errlen, "%s: '%s' ", key, value);
+    int n =
+        strlen(value) > GS_PARAMS_ERR_VALUE_MAX
+            ? snprintf(errbuf, errlen, "%s: '%.*s...' ", key, GS_PARAMS_ERR_VALUE_MAX - 3, value)
+            : snprintf(errbuf, errlen, "%s: '%s' ", key, value);
     if (n >= 0 && (size_t)n < errlen) {
         va_list ap;
         va_start(ap, fmt);
@@ -239,29 +236,24 @@ static gs_pint_t gs_params_parse_i64(const char *s, size_t len, int64_t *out)
     char tmp[32];
     size_t i = (len > 0 && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
 
-    if (i == len)
-        return GS_PINT_NOT_INT;
+    if (i == len) return GS_PINT_NOT_INT;
     for (size_t j = i; j < len; j++)
-        if (s[j] < '0' || s[j] > '9')
-            return GS_PINT_NOT_INT;
-    if (len >= sizeof(tmp))
-        return GS_PINT_RANGE;
+        if (s[j] < '0' || s[j] > '9') return GS_PINT_NOT_INT;
+    if (len >= sizeof(tmp)) return GS_PINT_RANGE;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     char *end;
     errno = 0;
     long long v = strtoll(tmp, &end, 10);
-    if (errno == ERANGE)
-        return GS_PINT_RANGE;
-    if (errno != 0 || *end != '\0')
-        return GS_PINT_NOT_INT;
+    if (errno == ERANGE) return GS_PINT_RANGE;
+    if (errno != 0 || *end != '\0') return GS_PINT_NOT_INT;
     *out = (int64_t)v;
     return GS_PINT_OK;
 }
 
 /* Parses an integer key's whole value; on failure fills errbuf. */
-static gs_err_t gs_params_int_value(const gs_pdef_t *d, const char *value, int64_t *v,
-                                    char *errbuf, size_t errlen)
+static gs_err_t gs_params_int_value(const gs_pdef_t *d, const char *value, int64_t *v, char *errbuf,
+                                    size_t errlen)
 {
     switch (gs_params_parse_i64(value, strlen(value), v)) {
     case GS_PINT_OK:
@@ -295,11 +287,9 @@ static gs_err_t gs_params_split(const char *value, gs_params_item_fn fn, void *c
             const char *comma = strchr(s, ',');
             size_t len = comma ? (size_t)(comma - s) : strlen(s);
             gs_err_t e = fn(ctx, s, len, n);
-            if (e != GS_OK)
-                return e;
+            if (e != GS_OK) return e;
             n++;
-            if (comma == NULL)
-                break;
+            if (comma == NULL) break;
             s = comma + 1;
         }
     }
@@ -323,8 +313,8 @@ static gs_err_t gs_params_map_item(void *ctx, const char *item, size_t len, int 
     uint32_t from, to;
 
     if (index >= GS_MAX_MAP)
-        return gs_params_fail(c->errbuf, c->errlen, c->key, c->value,
-                              "has more than %d entries", GS_MAX_MAP);
+        return gs_params_fail(c->errbuf, c->errlen, c->key, c->value, "has more than %d entries",
+                              GS_MAX_MAP);
     if (colon == NULL || !gs_params_parse_u32(item, (size_t)(colon - item), &from) ||
         !gs_params_parse_u32(colon + 1, len - (size_t)(colon - item) - 1, &to))
         return gs_params_fail(c->errbuf, c->errlen, c->key, c->value,
@@ -339,8 +329,8 @@ static gs_err_t gs_params_map_item(void *ctx, const char *item, size_t len, int 
                               from, to);
     for (int i = 0; i < c->map.n; i++)
         if (c->map.from[i] == from)
-            return gs_params_fail(c->errbuf, c->errlen, c->key, c->value,
-                                  "maps %" PRIu32 " twice", from);
+            return gs_params_fail(c->errbuf, c->errlen, c->key, c->value, "maps %" PRIu32 " twice",
+                                  from);
     c->map.from[c->map.n] = from;
     c->map.to[c->map.n] = to;
     c->map.n++;
@@ -353,8 +343,8 @@ static gs_err_t gs_params_crit_item(void *ctx, const char *item, size_t len, int
     uint32_t code;
 
     if (index >= GS_MAX_CRITICAL)
-        return gs_params_fail(c->errbuf, c->errlen, c->key, c->value,
-                              "has more than %d codes", GS_MAX_CRITICAL);
+        return gs_params_fail(c->errbuf, c->errlen, c->key, c->value, "has more than %d codes",
+                              GS_MAX_CRITICAL);
     if (!gs_params_parse_u32(item, len, &code))
         return gs_params_fail(c->errbuf, c->errlen, c->key, c->value,
                               "is not a comma-separated list of unsigned integers (item %d)",
@@ -395,24 +385,21 @@ static gs_err_t gs_params_set_one(gs_params_t *p, const gs_pdef_t *d, const char
 
     switch (d->type) {
     case GS_PT_MS:
-        if ((e = gs_params_int_value(d, value, &v, errbuf, errlen)) != GS_OK)
-            return e;
+        if ((e = gs_params_int_value(d, value, &v, errbuf, errlen)) != GS_OK) return e;
         if (v <= 0 || v > GS_PARAMS_MAX_MS)
             return gs_params_fail(errbuf, errlen, d->key, value,
                                   "must be between 1 and %" PRId64 " ms", GS_PARAMS_MAX_MS);
         *(int64_t *)field = v;
         return GS_OK;
     case GS_PT_COUNT:
-        if ((e = gs_params_int_value(d, value, &v, errbuf, errlen)) != GS_OK)
-            return e;
+        if ((e = gs_params_int_value(d, value, &v, errbuf, errlen)) != GS_OK) return e;
         if (v < 1 || v > INT32_MAX)
-            return gs_params_fail(errbuf, errlen, d->key, value,
-                                  "must be between 1 and %" PRId32, INT32_MAX);
+            return gs_params_fail(errbuf, errlen, d->key, value, "must be between 1 and %" PRId32,
+                                  INT32_MAX);
         *(int *)field = (int)v;
         return GS_OK;
     case GS_PT_TZ:
-        if ((e = gs_params_int_value(d, value, &v, errbuf, errlen)) != GS_OK)
-            return e;
+        if ((e = gs_params_int_value(d, value, &v, errbuf, errlen)) != GS_OK) return e;
         if (v < -GS_PARAMS_MAX_TZ_MIN || v > GS_PARAMS_MAX_TZ_MIN)
             return gs_params_fail(errbuf, errlen, d->key, value,
                                   "must be between -%d and %d minutes (UTC-14..UTC+14)",
@@ -427,37 +414,33 @@ static gs_err_t gs_params_set_one(gs_params_t *p, const gs_pdef_t *d, const char
                                   (value[0] >= '0' && value[0] <= '9')))
             return gs_params_fail(errbuf, errlen, d->key, value, "is not a number");
         x = strtod(value, &end);
-        if (*end != '\0')
-            return gs_params_fail(errbuf, errlen, d->key, value, "is not a number");
+        if (*end != '\0') return gs_params_fail(errbuf, errlen, d->key, value, "is not a number");
         if (!isfinite(x)) /* overflow gives ±HUGE_VAL; underflow to 0 or a denormal is fine */
             return gs_params_fail(errbuf, errlen, d->key, value, "is not a finite number");
         if ((d->lo_open ? x <= d->lo : x < d->lo) || x > d->hi) {
             if (d->hi >= GS_UNBOUNDED)
                 return gs_params_fail(errbuf, errlen, d->key, value, "must be %s %g",
                                       d->lo_open ? ">" : ">=", d->lo);
-            return gs_params_fail(errbuf, errlen, d->key, value, "must be between %g and %g",
-                                  d->lo, d->hi);
+            return gs_params_fail(errbuf, errlen, d->key, value, "must be between %g and %g", d->lo,
+                                  d->hi);
         }
         *(double *)field = x;
         return GS_OK;
     }
     case GS_PT_MAP:
         e = gs_params_split(value, gs_params_map_item, &c, &n);
-        if (e != GS_OK)
-            return e;
+        if (e != GS_OK) return e;
         *(gs_code_map_t *)field = c.map;
         return GS_OK;
     case GS_PT_CRIT:
         e = gs_params_split(value, gs_params_crit_item, &c, &n);
-        if (e != GS_OK)
-            return e;
+        if (e != GS_OK) return e;
         memcpy(p->critical_codes, c.codes, sizeof(c.codes));
         p->n_critical = n;
         return GS_OK;
     case GS_PT_REWARDS:
         e = gs_params_split(value, gs_params_reward_item, &c, &n);
-        if (e != GS_OK)
-            return e;
+        if (e != GS_OK) return e;
         if (n != 3)
             return gs_params_fail(errbuf, errlen, d->key, value, "must have exactly 3 amounts");
         memcpy(p->rewards, c.rewards, sizeof(c.rewards));
@@ -469,17 +452,13 @@ static gs_err_t gs_params_set_one(gs_params_t *p, const gs_pdef_t *d, const char
 gs_err_t gs_params_set(gs_params_t *p, const char *key, const char *value, char *errbuf,
                        size_t errlen)
 {
-    if (errbuf != NULL && errlen > 0)
-        errbuf[0] = '\0';
-    if (key == NULL)
-        return GS_ERR_NOENT;
+    if (errbuf != NULL && errlen > 0) errbuf[0] = '\0';
+    if (key == NULL) return GS_ERR_NOENT;
     for (size_t i = 0; i < GS_PARAMS_NKEYS; i++) {
         const gs_pdef_t *d = &gs_params_table[i];
-        if (strcmp(d->key, key) != 0)
-            continue;
+        if (strcmp(d->key, key) != 0) continue;
         if (value == NULL) {
-            if (errbuf != NULL && errlen > 0)
-                snprintf(errbuf, errlen, "%s: missing value", key);
+            if (errbuf != NULL && errlen > 0) snprintf(errbuf, errlen, "%s: missing value", key);
             return GS_ERR_CONFIG;
         }
         return gs_params_set_one(p, d, value, errbuf, errlen);
@@ -492,26 +471,23 @@ static void gs_params_fmt_double(char *out, size_t len, double x)
 {
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, len, "%.*g", prec, x);
-        if (strtod(out, NULL) == x)
-            return;
+        if (strtod(out, NULL) == x) return;
     }
 }
 
 /* Appends to a text buffer, keeping it NUL-terminated. */
 static void gs_params_append(char *out, size_t len, size_t *pos, const char *fmt, ...)
 {
-    if (*pos >= len)
-        return;
+    if (*pos >= len) return;
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(out + *pos, len - *pos, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        *pos += (size_t)n;
+    if (n > 0) *pos += (size_t)n;
 }
 
-void gs_params_each(const gs_params_t *p, void (*fn)(void *ctx, const char *key, const char *value,
-                                                     const char *doc),
+void gs_params_each(const gs_params_t *p,
+                    void (*fn)(void *ctx, const char *key, const char *value, const char *doc),
                     void *ctx)
 {
     /* A full map is 64 entries of at most "4294967295:4294967295," (22 bytes). */
@@ -537,8 +513,8 @@ void gs_params_each(const gs_params_t *p, void (*fn)(void *ctx, const char *key,
         case GS_PT_MAP: {
             const gs_code_map_t *m = field;
             for (int j = 0; j < m->n; j++)
-                gs_params_append(text, sizeof(text), &pos, "%s%" PRIu32 ":%" PRIu32,
-                                 j ? "," : "", m->from[j], m->to[j]);
+                gs_params_append(text, sizeof(text), &pos, "%s%" PRIu32 ":%" PRIu32, j ? "," : "",
+                                 m->from[j], m->to[j]);
             break;
         }
         case GS_PT_CRIT:
@@ -558,18 +534,15 @@ void gs_params_each(const gs_params_t *p, void (*fn)(void *ctx, const char *key,
 uint32_t gs_code_map_get(const gs_code_map_t *m, uint32_t from)
 {
     for (int i = 0; i < m->n; i++)
-        if (m->from[i] == from)
-            return m->to[i];
+        if (m->from[i] == from) return m->to[i];
     return 0;
 }
 
 bool gs_params_is_critical(const gs_params_t *p, uint32_t problem)
 {
     /* SPEC §8: 10101 or 20401 "or any code in the configured critical set". */
-    if (problem == GS_PARAMS_CRIT_MANHOLE || problem == GS_PARAMS_CRIT_WATERLOGGING)
-        return true;
+    if (problem == GS_PARAMS_CRIT_MANHOLE || problem == GS_PARAMS_CRIT_WATERLOGGING) return true;
     for (int i = 0; i < p->n_critical; i++)
-        if (p->critical_codes[i] == problem)
-            return true;
+        if (p->critical_codes[i] == problem) return true;
     return false;
 }

@@ -305,7 +305,7 @@ void gs_store_scan(gs_store_t *s, gs_ns_t ns, const void *prefix, size_t plen, g
     table_t *t = &s->t[ns];
     for (size_t i = 0; t->mask && i <= t->mask; i++) {
         blk_t *b = t->slots[i];
-        if (!b || b == TOMB || b->klen < plen || memcmp(b->data, prefix, plen) != 0)
+        if (!b || b == TOMB || b->klen < plen || (plen && memcmp(b->data, prefix, plen) != 0))
             continue;
         if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen))
             return;

@@ -23,7 +23,8 @@
 
 #define GS_ARENA_ALIGN 16
 /* No single arena request above this is honoured: input records are far smaller, and a huge
- * request must fail cleanly (sanitizer allocators abort on absurd sizes instead of returning NULL). */
+ * request must fail cleanly (sanitizer allocators abort on absurd sizes instead of returning NULL).
+ */
 #define GS_ARENA_MAX_REQUEST ((size_t)1 << 30)
 /* The main buffer grows to fit the largest record seen, up to this size. */
 #define GS_ARENA_MAX_GROW ((size_t)1 << 20)
@@ -48,8 +49,7 @@ static void *gs_arena_alloc(void *data, size_t size)
     gs_arena_t *a = data;
     struct gs_arena_chunk *c = a->extra;
 
-    if (size > GS_ARENA_MAX_REQUEST)
-        return NULL;
+    if (size > GS_ARENA_MAX_REQUEST) return NULL;
     size_t n = gs_arena_round(size ? size : 1);
 
     if (a->buf != NULL && a->cap - a->used >= n) {
@@ -60,8 +60,7 @@ static void *gs_arena_alloc(void *data, size_t size)
     if (c == NULL || c->cap - c->used < n) {
         size_t cap = n > GS_ARENA_MIN_CHUNK ? n : GS_ARENA_MIN_CHUNK;
         c = aligned_alloc(GS_ARENA_ALIGN, sizeof(*c) + cap);
-        if (c == NULL)
-            return NULL;
+        if (c == NULL) return NULL;
         c->cap = cap;
         c->used = 0;
         c->next = a->extra;
@@ -88,8 +87,7 @@ void gs_arena_init(gs_arena_t *a, size_t initial)
     a->used = 0;
     a->cap = gs_arena_round(initial);
     a->buf = a->cap ? aligned_alloc(GS_ARENA_ALIGN, a->cap) : NULL;
-    if (a->buf == NULL)
-        a->cap = 0; /* works, every request spills into a chunk */
+    if (a->buf == NULL) a->cap = 0; /* works, every request spills into a chunk */
 }
 
 void gs_arena_reset(gs_arena_t *a)
@@ -157,8 +155,7 @@ static bool gs_validate_utf8(const uint8_t *s, size_t n)
         uint8_t c = s[i];
         size_t more;
         uint8_t lo = 0x80, hi = 0xbf; /* range of the first continuation byte */
-        if (c == 0)
-            return false;
+        if (c == 0) return false;
         if (c < 0x80) {
             i++;
             continue;
@@ -180,13 +177,10 @@ static bool gs_validate_utf8(const uint8_t *s, size_t n)
         } else {
             return false;
         }
-        if (n - i - 1 < more)
-            return false;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return false;
+        if (n - i - 1 < more) return false;
+        if (s[i + 1] < lo || s[i + 1] > hi) return false;
         for (size_t k = 2; k <= more; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-                return false;
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf) return false;
         i += more + 1;
     }
     return true;
@@ -204,26 +198,21 @@ static bool gs_validate_strings(const ProtobufCMessageDescriptor *desc, const ui
 
     while (p < end) {
         uint64_t tag, n;
-        if (!gs_validate_varint(&p, end, &tag))
-            return false;
+        if (!gs_validate_varint(&p, end, &tag)) return false;
         switch (tag & 7) {
         case 0: /* varint */
-            if (!gs_validate_varint(&p, end, &n))
-                return false;
+            if (!gs_validate_varint(&p, end, &n)) return false;
             break;
         case 1: /* 64-bit */
-            if ((size_t)(end - p) < 8)
-                return false;
+            if ((size_t)(end - p) < 8) return false;
             p += 8;
             break;
         case 5: /* 32-bit */
-            if ((size_t)(end - p) < 4)
-                return false;
+            if ((size_t)(end - p) < 4) return false;
             p += 4;
             break;
         case 2: { /* length-delimited */
-            if (!gs_validate_varint(&p, end, &n) || n > (uint64_t)(end - p))
-                return false;
+            if (!gs_validate_varint(&p, end, &n) || n > (uint64_t)(end - p)) return false;
             const ProtobufCFieldDescriptor *f =
                 tag >> 3 <= UINT32_MAX
                     ? protobuf_c_message_descriptor_get_field(desc, (unsigned)(tag >> 3))
@@ -251,8 +240,7 @@ static bool gs_validate_key(const void *key, size_t klen, uint64_t cell)
     char digits[24];
     size_t n = 0;
 
-    if (key == NULL)
-        return false;
+    if (key == NULL) return false;
     do {
         digits[sizeof(digits) - 1 - n++] = (char)('0' + cell % 10);
         cell /= 10;
@@ -270,26 +258,31 @@ static bool gs_validate_position(double lat, double lon)
     return fabs(lat) <= 90.0 && fabs(lon) <= 180.0;
 }
 
+/*
+ * event_time_ms must be > 0 (SPEC §3) and, beyond the contract, no later than 9999-12-31: every
+ * window, TTL and deadline is computed in int64 milliseconds, and a time near INT64_MAX would
+ * overflow them.
+ */
+static bool gs_validate_time(int64_t t)
+{
+    return t > 0 && t <= GS_TIME_LATEST;
+}
+
 static gs_err_t gs_validate_report(const Gridstream__V1__Report *r)
 {
     int ch = (int)r->channel;
 
-    if (gs_validate_empty(r->report_id))
-        return GS_ERR_MISSING_ID;
+    if (gs_validate_empty(r->report_id)) return GS_ERR_MISSING_ID;
     /* VIDEO and SENSOR signals come from their own topics (SPEC §3). */
-    if (ch < GRIDSTREAM__V1__CHANNEL__INSPECTOR || ch > GRIDSTREAM__V1__CHANNEL__SUPERIOR_ASSIGNED ||
-        ch == GRIDSTREAM__V1__CHANNEL__VIDEO || ch == GRIDSTREAM__V1__CHANNEL__SENSOR)
+    if (ch < GRIDSTREAM__V1__CHANNEL__INSPECTOR ||
+        ch > GRIDSTREAM__V1__CHANNEL__SUPERIOR_ASSIGNED || ch == GRIDSTREAM__V1__CHANNEL__VIDEO ||
+        ch == GRIDSTREAM__V1__CHANNEL__SENSOR)
         return GS_ERR_INVALID_ENUM;
-    if (!gs_cell_valid(r->cell))
-        return GS_ERR_INVALID_CELL;
-    if (!gs_problem_valid(r->problem_code))
-        return GS_ERR_INVALID_PROBLEM_CODE;
-    if (r->event_time_ms <= 0)
-        return GS_ERR_INVALID_TIME;
-    if (!gs_validate_latlon_finite(r->lat, r->lon))
-        return GS_ERR_INVALID_NUMBER;
-    if (!gs_validate_position(r->lat, r->lon))
-        return GS_ERR_INVALID_POSITION;
+    if (!gs_cell_valid(r->cell)) return GS_ERR_INVALID_CELL;
+    if (!gs_problem_valid(r->problem_code)) return GS_ERR_INVALID_PROBLEM_CODE;
+    if (!gs_validate_time(r->event_time_ms)) return GS_ERR_INVALID_TIME;
+    if (!gs_validate_latlon_finite(r->lat, r->lon)) return GS_ERR_INVALID_NUMBER;
+    if (!gs_validate_position(r->lat, r->lon)) return GS_ERR_INVALID_POSITION;
     return GS_OK;
 }
 
@@ -297,20 +290,16 @@ static gs_err_t gs_validate_sensor(const Gridstream__V1__SensorReading *s)
 {
     int kind = (int)s->kind, state = (int)s->state;
 
-    if (gs_validate_empty(s->sensor_id))
-        return GS_ERR_MISSING_ID;
+    if (gs_validate_empty(s->sensor_id)) return GS_ERR_MISSING_ID;
     if (kind < GRIDSTREAM__V1__SENSOR_KIND__MANHOLE_COVER ||
         kind > GRIDSTREAM__V1__SENSOR_KIND__MUCK_TRUCK ||
         state < GRIDSTREAM__V1__SENSOR_STATE__NORMAL || state > GRIDSTREAM__V1__SENSOR_STATE__ALARM)
         return GS_ERR_INVALID_ENUM;
-    if (!gs_cell_valid(s->cell))
-        return GS_ERR_INVALID_CELL;
-    if (s->event_time_ms <= 0)
-        return GS_ERR_INVALID_TIME;
+    if (!gs_cell_valid(s->cell)) return GS_ERR_INVALID_CELL;
+    if (!gs_validate_time(s->event_time_ms)) return GS_ERR_INVALID_TIME;
     if (!gs_validate_latlon_finite(s->lat, s->lon) || !isfinite(s->value))
         return GS_ERR_INVALID_NUMBER;
-    if (!gs_validate_position(s->lat, s->lon))
-        return GS_ERR_INVALID_POSITION;
+    if (!gs_validate_position(s->lat, s->lon)) return GS_ERR_INVALID_POSITION;
     return GS_OK;
 }
 
@@ -322,14 +311,11 @@ static gs_err_t gs_validate_video(const Gridstream__V1__VideoDetection *v)
     if (gs_validate_empty(v->detection_id) || gs_validate_empty(v->camera_id))
         return GS_ERR_MISSING_ID;
     /* alarm_type is a vendor code, not an enum: an unmapped type is ignored later, not rejected. */
-    if (!gs_cell_valid(v->cell))
-        return GS_ERR_INVALID_CELL;
-    if (v->event_time_ms <= 0)
-        return GS_ERR_INVALID_TIME;
+    if (!gs_cell_valid(v->cell)) return GS_ERR_INVALID_CELL;
+    if (!gs_validate_time(v->event_time_ms)) return GS_ERR_INVALID_TIME;
     if (!gs_validate_latlon_finite(v->lat, v->lon) || !(conf >= 0.0 && conf <= 1.0))
         return GS_ERR_INVALID_NUMBER;
-    if (!gs_validate_position(v->lat, v->lon))
-        return GS_ERR_INVALID_POSITION;
+    if (!gs_validate_position(v->lat, v->lon)) return GS_ERR_INVALID_POSITION;
     return GS_OK;
 }
 
@@ -337,15 +323,12 @@ static gs_err_t gs_validate_case(const Gridstream__V1__CaseEvent *c)
 {
     int stage = (int)c->stage, ch = (int)c->ref_channel;
 
-    if (gs_validate_empty(c->case_id) || gs_validate_empty(c->ref_id))
-        return GS_ERR_MISSING_ID;
+    if (gs_validate_empty(c->case_id) || gs_validate_empty(c->ref_id)) return GS_ERR_MISSING_ID;
     if (stage < GRIDSTREAM__V1__STAGE__FILED || stage > GRIDSTREAM__V1__STAGE__CLOSED ||
         ch < GRIDSTREAM__V1__CHANNEL__INSPECTOR || ch > GRIDSTREAM__V1__CHANNEL__SUPERIOR_ASSIGNED)
         return GS_ERR_INVALID_ENUM;
-    if (!gs_cell_valid(c->cell))
-        return GS_ERR_INVALID_CELL;
-    if (c->event_time_ms <= 0)
-        return GS_ERR_INVALID_TIME;
+    if (!gs_cell_valid(c->cell)) return GS_ERR_INVALID_CELL;
+    if (!gs_validate_time(c->event_time_ms)) return GS_ERR_INVALID_TIME;
     if (stage == GRIDSTREAM__V1__STAGE__FILED && c->deadline_ms < c->event_time_ms)
         return GS_ERR_INVALID_TIME;
     /* a CaseEvent has no lat, lon or value: invalid_number and invalid_position cannot apply */
@@ -370,17 +353,14 @@ gs_err_t gs_validate(gs_source_t src, const void *key, size_t klen, const void *
     ev->t = GS_TIME_MIN;
     ev->cell = 0;
     ev->m.base = NULL;
-    if ((unsigned)src >= GS_SRC__COUNT)
-        return GS_ERR_INVAL;
+    if ((unsigned)src >= GS_SRC__COUNT) return GS_ERR_INVAL;
     if (val == NULL) {
-        if (vlen != 0)
-            return GS_ERR_DECODE;
+        if (vlen != 0) return GS_ERR_DECODE;
         val = gs_empty_value; /* a NULL (tombstone) value is the empty message */
     }
 
     m = protobuf_c_message_unpack(gs_validate_desc[src], &arena->pc, vlen, val);
-    if (m == NULL || !gs_validate_strings(gs_validate_desc[src], val, vlen))
-        return GS_ERR_DECODE;
+    if (m == NULL || !gs_validate_strings(gs_validate_desc[src], val, vlen)) return GS_ERR_DECODE;
     ev->m.base = m;
 
     switch (src) {
@@ -406,9 +386,7 @@ gs_err_t gs_validate(gs_source_t src, const void *key, size_t klen, const void *
         e = gs_validate_case(ev->m.cas);
         break;
     }
-    if (e != GS_OK)
-        return e;
-    if (!gs_validate_key(key, klen, ev->cell))
-        return GS_ERR_KEY_MISMATCH;
+    if (e != GS_OK) return e;
+    if (!gs_validate_key(key, klen, ev->cell)) return GS_ERR_KEY_MISMATCH;
     return GS_OK;
 }

@@ -21,7 +21,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gsproto  # noqa: E402
-from gsproto import pb  # noqa: E402
 
 IGNORED = {"kpi": {"version"}, "alerts": {"message"}}
 

@@ -389,14 +389,19 @@ class Gen:
                     self.maybe_lifecycle(cell, VIDEO, d.detection_id, ts[2])
 
     def resend_after_ttl(self):
-        """Some reports re-sent with the same identity more than 7 days later (new signals), and
-        exact copies delivered 8 days late (still duplicates)."""
+        """Some reports re-sent with the same identity more than 7 days later (new signals),
+        some within the TTL with a later time, and exact copies delivered 8 days late (the last
+        two are duplicates)."""
         rng = self.rng
         pool = [r for r in self.reports if r[3] < START + (self.days - 10) * DAY]
         for cell, ch, rid, t, lat, lon, code in rng.sample(pool, min(len(pool), 6)):
             t2 = t + 7 * DAY + rng.randint(1, 48) * HOUR
             self.report(cell, ch, code, t2, lat, lon, report_id=rid)
             self.maybe_lifecycle(cell, ch, rid, t2, p=0.8)
+        for cell, ch, rid, t, lat, lon, code in rng.sample(pool, min(len(pool), 8)):
+            # same identity again within the TTL at a later time: a duplicate by identity
+            t2 = t + rng.choice([rng.randint(10, 600) * MINUTE, rng.randint(1, 6) * DAY])
+            self.report(cell, ch, code, t2, lat, lon, report_id=rid)
         for cell, ch, rid, t, lat, lon, code in rng.sample(pool, min(len(pool), 3)):
             m = pb.Report(report_id=rid, channel=ch, problem_code=code, cell=cell.code,
                           event_time_ms=t, lat=lat, lon=lon)

@@ -167,6 +167,26 @@ class TestCorrelation(RefCase):
         self.assertEqual(res["incidents"][second].filed_ms, t2 + HOUR)   # ref -> newest
         self.assertEqual(res["dlq"], [])
 
+    def test_redelivered_opening_signal_after_forgetting(self):
+        # TTL 60 s: the late exact copy of r1 is applied at watermark T+55min, its dedup entry
+        # is forgotten (> 2 x TTL) and its incident is CLOSED: the incident it would open has
+        # r1's incident_id, so it is dropped and changes nothing (reading of the reference).
+        saved = reference.DEDUP_TTL
+        reference.apply_setting("dedup.ttl.ms=60000")
+        self.addCleanup(setattr, reference, "DEDUP_TTL", saved)
+        res = self.run_ref([
+            report("r1", T),
+            report("x", T + HOUR, code=20103),
+            report("r1", T),
+            case("c1", 1, 1, "r1", T + 5 * MIN, deadline=T + DAY),
+            case("c1", 7, 1, "r1", T + 10 * MIN),
+        ])
+        self.assertEqual(sorted(res["incidents"]), sorted([
+            "%d-20102-%d-1-r1" % (CELL, T), "%d-20103-%d-1-x" % (CELL, T + HOUR)]))
+        inc = res["incidents"]["%d-20102-%d-1-r1" % (CELL, T)]
+        self.assertEqual((inc.signal_count, inc.stage), (1, 7))
+        self.assertEqual(self.kpi(res, 1, CELL, 1, T).signals, 1)
+
 
 class TestSignals(RefCase):
     def test_sensor_edges(self):

@@ -17,12 +17,12 @@ static void test_cell_valid_edges(void **state)
 {
     (void)state;
     assert_true(gs_cell_valid(UINT64_C(100000000000001)));
-    assert_false(gs_cell_valid(UINT64_C(100000000000000))); /* lower bound, but GGG = 000 */
-    assert_true(gs_cell_valid(UINT64_C(999999999999999)));  /* upper bound */
+    assert_false(gs_cell_valid(UINT64_C(100000000000000)));  /* lower bound, but GGG = 000 */
+    assert_true(gs_cell_valid(UINT64_C(999999999999999)));   /* upper bound */
     assert_false(gs_cell_valid(UINT64_C(1000000000000000))); /* 16 digits */
     assert_false(gs_cell_valid(UINT64_C(1000000000000001))); /* 16 digits, GGG != 000 */
-    assert_false(gs_cell_valid(UINT64_C(99999999999999)));  /* 14 digits */
-    assert_false(gs_cell_valid(UINT64_C(44090200100200)));  /* 14 digits */
+    assert_false(gs_cell_valid(UINT64_C(99999999999999)));   /* 14 digits */
+    assert_false(gs_cell_valid(UINT64_C(44090200100200)));   /* 14 digits */
     assert_false(gs_cell_valid(0));
     assert_false(gs_cell_valid(UINT64_MAX));
     assert_true(gs_cell_valid(UINT64_C(440902001002003)));
@@ -49,8 +49,8 @@ static void test_cell_scopes(void **state)
 static void test_problem_codes(void **state)
 {
     (void)state;
-    assert_true(gs_problem_valid(10101));  /* manhole cover */
-    assert_true(gs_problem_valid(20401));  /* waterlogging */
+    assert_true(gs_problem_valid(10101)); /* manhole cover */
+    assert_true(gs_problem_valid(20401)); /* waterlogging */
     assert_true(gs_problem_valid(29999));
     assert_true(gs_problem_valid(19999));
     assert_true(gs_problem_valid(20506));
@@ -165,14 +165,10 @@ static void test_partition_relation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cell_valid_edges),
-        cmocka_unit_test(test_cell_scopes),
-        cmocka_unit_test(test_problem_codes),
-        cmocka_unit_test(test_channel_active),
-        cmocka_unit_test(test_murmur2_kafka_vectors),
-        cmocka_unit_test(test_murmur2_empty),
-        cmocka_unit_test(test_murmur2_unaligned),
-        cmocka_unit_test(test_murmur2_high_bytes),
+        cmocka_unit_test(test_cell_valid_edges),      cmocka_unit_test(test_cell_scopes),
+        cmocka_unit_test(test_problem_codes),         cmocka_unit_test(test_channel_active),
+        cmocka_unit_test(test_murmur2_kafka_vectors), cmocka_unit_test(test_murmur2_empty),
+        cmocka_unit_test(test_murmur2_unaligned),     cmocka_unit_test(test_murmur2_high_bytes),
         cmocka_unit_test(test_partition_relation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

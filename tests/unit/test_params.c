@@ -179,8 +179,7 @@ static void expect_error(const char *key, const char *value, const char *why)
     gs_params_defaults(&p);
     before = p;
     gs_err_t e = gs_params_set(&p, key, value, err, sizeof(err));
-    if (e != GS_ERR_CONFIG)
-        fail_msg("%s=%s: expected GS_ERR_CONFIG, got %d", key, value, e);
+    if (e != GS_ERR_CONFIG) fail_msg("%s=%s: expected GS_ERR_CONFIG, got %d", key, value, e);
     snprintf(expect, sizeof(expect), "%s: '%s' %s", key, value, why);
     if (strncmp(err, expect, strlen(expect)) != 0)
         fail_msg("%s=%s: error '%s' does not start with '%s'", key, value, err, expect);
@@ -203,8 +202,7 @@ static void test_errors_name_key(void **state)
     expect_error("dedup.ttl.ms", "-5", "must be between 1 and 3155760000000 ms");
     expect_error("dedup.ttl.ms", "3155760000001", "must be between 1 and 3155760000000 ms");
     expect_error("dedup.ttl.ms", "99999999999999999999", "is out of range");
-    expect_error("dedup.ttl.ms", "-99999999999999999999999999999999999999",
-                 "is out of range");
+    expect_error("dedup.ttl.ms", "-99999999999999999999999999999999999999", "is out of range");
     expect_error("video.burst.count", "0", "must be between 1 and 2147483647");
     expect_error("video.burst.count", "2147483648", "must be between 1 and 2147483647");
     expect_error("alert.hotspot.threshold", "five", "is not an integer");
@@ -273,8 +271,8 @@ static void test_map_and_list_capacity(void **state)
 
     pos = 0;
     for (int i = 1; i <= GS_MAX_CRITICAL + 1; i++)
-        pos += (size_t)snprintf(text + pos, sizeof(text) - pos, "%s%d", i > 1 ? "," : "",
-                                20100 + i);
+        pos +=
+            (size_t)snprintf(text + pos, sizeof(text) - pos, "%s%d", i > 1 ? "," : "", 20100 + i);
     assert_int_equal(set(&p, "alert.critical.codes", text, err), GS_ERR_CONFIG);
     assert_non_null(strstr(err, "has more than 32 codes"));
     assert_int_equal(p.n_critical, 2);
@@ -315,16 +313,14 @@ static void dump_cb(void *ctx, const char *key, const char *value, const char *d
     assert_true(d->n < 64);
     snprintf(d->keys[d->n], sizeof(d->keys[0]), "%s", key);
     snprintf(d->values[d->n], sizeof(d->values[0]), "%s", value);
-    if (doc == NULL || doc[0] == '\0' || strchr(doc, '\n') != NULL)
-        d->docs_ok = false;
+    if (doc == NULL || doc[0] == '\0' || strchr(doc, '\n') != NULL) d->docs_ok = false;
     d->n++;
 }
 
 static const char *dump_get(const dump_t *d, const char *key)
 {
     for (int i = 0; i < d->n; i++)
-        if (strcmp(d->keys[i], key) == 0)
-            return d->values[i];
+        if (strcmp(d->keys[i], key) == 0) return d->values[i];
     return NULL;
 }
 
@@ -355,12 +351,24 @@ static void test_each_lists_and_round_trips(void **state)
     assert_string_equal(dump_get(&d, "scorecard.overdue.points"), "0.2");
     assert_string_equal(dump_get(&d, "scorecard.target.timely"), "0.95");
     const char *scorecard_keys[] = {
-        "scorecard.grace.ms",       "scorecard.target.capture", "scorecard.target.filing",
-        "scorecard.target.rework",  "scorecard.weight.timely",  "scorecard.weight.capture",
-        "scorecard.weight.filing",  "scorecard.weight.rework",  "scorecard.cap.timely",
-        "scorecard.cap.capture",    "scorecard.cap.filing",     "scorecard.cap.rework",
-        "scorecard.cap.overdue",    "scorecard.grade.a",        "scorecard.grade.b",
-        "scorecard.grade.c",        "scorecard.grade.d",        "scorecard.fail.below",
+        "scorecard.grace.ms",
+        "scorecard.target.capture",
+        "scorecard.target.filing",
+        "scorecard.target.rework",
+        "scorecard.weight.timely",
+        "scorecard.weight.capture",
+        "scorecard.weight.filing",
+        "scorecard.weight.rework",
+        "scorecard.cap.timely",
+        "scorecard.cap.capture",
+        "scorecard.cap.filing",
+        "scorecard.cap.rework",
+        "scorecard.cap.overdue",
+        "scorecard.grade.a",
+        "scorecard.grade.b",
+        "scorecard.grade.c",
+        "scorecard.grade.d",
+        "scorecard.fail.below",
         "scorecard.accountability.fails",
     };
     for (size_t i = 0; i < sizeof(scorecard_keys) / sizeof(scorecard_keys[0]); i++)

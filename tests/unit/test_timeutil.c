@@ -91,10 +91,10 @@ static void test_month_start_and_length(void **state)
     assert_int_equal(gs_time_month_start(midx(2024, 2), 0), 19754 * D);
     assert_int_equal(gs_time_month_start(midx(2024, 3), 0), 19783 * D);
     /* February: 29 days in 2024 and 2000, 28 in 2023 and 1900 (not a leap year) */
-    assert_int_equal(gs_time_month_start(midx(2024, 3), CST) - gs_time_month_start(midx(2024, 2), CST),
-                     29 * D);
-    assert_int_equal(gs_time_month_start(midx(2023, 3), CST) - gs_time_month_start(midx(2023, 2), CST),
-                     28 * D);
+    assert_int_equal(
+        gs_time_month_start(midx(2024, 3), CST) - gs_time_month_start(midx(2024, 2), CST), 29 * D);
+    assert_int_equal(
+        gs_time_month_start(midx(2023, 3), CST) - gs_time_month_start(midx(2023, 2), CST), 28 * D);
     assert_int_equal(gs_time_month_start(midx(2000, 3), 0) - gs_time_month_start(midx(2000, 2), 0),
                      29 * D);
     assert_int_equal(gs_time_month_start(midx(1900, 3), 0) - gs_time_month_start(midx(1900, 2), 0),
