@@ -111,6 +111,16 @@ static uint64_t open_incident(gs_task_t *t, const gs_signal_t *sig)
         return 0;
     if ((size_t)n >= sizeof(id))
         n = (int)sizeof(id) - 1;
+    /* The signal that opened an incident, delivered again after its identity was forgotten,
+       would open an incident with the same id: it is a duplicate, and changes nothing. */
+    uint8_t rk[REF_KEY_MAX];
+    size_t rkl = ref_key(rk, sig->channel, sig->sid, sig->sid_len);
+    const uint8_t *hv = gs_store_get(t->st, GS_NS_REF, rk, rkl, NULL);
+    const gs_incident_t *prev = hv ? gs_incident_get(t, gs_get_be64(hv)) : NULL;
+    if (prev && prev->id_len == (size_t)n && memcmp(gs_inc_id(prev), id, (size_t)n) == 0) {
+        t->m.duplicates_exact++;
+        return 0;
+    }
     uint64_t handle = t->next_handle++;
     uint8_t hk[8];
     gs_put_be64(hk, handle);
@@ -132,6 +142,7 @@ static uint64_t open_incident(gs_task_t *t, const gs_signal_t *sig)
     inc->sc_e = gs_time_month_start(inc->month + 1, p->tz_offset_minutes) + p->score_grace_ms;
     inc->id_len = (uint16_t)n;
     memcpy((char *)(inc + 1), id, (size_t)n);
+    gs_task_month_register(t, inc->month, inc->sc_e);
 
     uint8_t ck[12];
     cand_key(ck, sig->cell, sig->problem);

@@ -466,12 +466,13 @@ gs_err_t gs_params_set(gs_params_t *p, const char *key, const char *value, char 
     return GS_ERR_NOENT;
 }
 
-/* Shortest "%.*g" text that reads back as exactly x. */
+/* Shortest "%.*g" text that reads back as exactly x, without an exponent for ordinary sizes. */
 static void gs_params_fmt_double(char *out, size_t len, double x)
 {
+    bool plain = fabs(x) < 1e15 && (x == 0 || fabs(x) >= 1e-4);
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, len, "%.*g", prec, x);
-        if (strtod(out, NULL) == x) return;
+        if (strtod(out, NULL) == x && (!plain || !strchr(out, 'e'))) return;
     }
 }
 

@@ -227,7 +227,11 @@ bool gs_signal_from_video(gs_task_t *t, const gs_event_t *ev, gs_signal_t *sig)
             v->pending[keep++] = v->pending[i];
         }
     v->npending = (uint8_t)keep;
-    if (!has_ts || !burst(v, ts, p->video_burst_count, p->video_burst_window_ms))
+    /* the detection itself takes part even when it is too old to stay pending */
+    video_val_t probe = *v;
+    if (!has_ts && probe.npending < VIDEO_PENDING)
+        probe.pending[probe.npending++] = ts;
+    if (!burst(&probe, ts, p->video_burst_count, p->video_burst_window_ms))
         return false;
     v->latched = 1;
     v->last = ts;

@@ -91,6 +91,7 @@ void gs_task_destroy(gs_task_t *t)
     free(t->score_keys.buf);
     free(t->out_inc);
     free(t->heap);
+    free(t->months);
     free(t->scratch);
     gs_store_destroy(t->st);
     free(t);
@@ -188,6 +189,48 @@ static void fire_timers(gs_task_t *t)
     }
 }
 
+/*
+ * Scorecard months: registered when the task opens its first incident in one, frozen by the first
+ * watermark check that finds the watermark past E. A month first registered when the watermark is
+ * already past E takes that one record's changes and freezes right after it, like any timer.
+ */
+static gs_month_state_t *month_find(gs_task_t *t, int32_t month)
+{
+    for (size_t i = t->nmonths; i > 0; i--) /* the newest months are the ones asked for */
+        if (t->months[i - 1].month == month)
+            return &t->months[i - 1];
+    return NULL;
+}
+
+void gs_task_month_register(gs_task_t *t, int32_t month, int64_t e)
+{
+    if (month_find(t, month))
+        return;
+    if (t->nmonths == t->cmonths) {
+        size_t nc = t->cmonths ? t->cmonths * 2 : 16;
+        gs_month_state_t *nm = realloc(t->months, nc * sizeof(*nm));
+        if (!nm) {
+            gs_task_note_oom(t);
+            return;
+        }
+        t->months = nm;
+        t->cmonths = nc;
+    }
+    size_t i = t->nmonths++;
+    while (i > 0 && t->months[i - 1].month > month) {
+        t->months[i] = t->months[i - 1];
+        i--;
+    }
+    t->months[i] = (gs_month_state_t){month, 0, e};
+}
+
+static void freeze_months(gs_task_t *t)
+{
+    for (size_t i = 0; i < t->nmonths; i++)
+        if (!t->months[i].frozen && t->wm != GS_TIME_MIN && t->wm > t->months[i].e)
+            t->months[i].frozen = 1;
+}
+
 /* ---- watermark -------------------------------------------------------------------------------- */
 
 static void recompute_wm(gs_task_t *t)
@@ -211,10 +254,14 @@ static void recompute_wm(gs_task_t *t)
 static void after_watermark(gs_task_t *t)
 {
     fire_timers(t);
+    freeze_months(t);
     if (t->wm != GS_TIME_MIN && t->wm != GS_TIME_MAX && t->wm >= t->next_sweep) {
         if (t->next_sweep != GS_TIME_MIN)
             gs_dedup_sweep(t);
-        t->next_sweep = t->wm + GS_HOUR_MS;
+        /* lookups already ignore expired identities; the sweep only frees their memory, so a
+           quarter of the TTL between sweeps bounds the garbage without rescanning every hour */
+        int64_t every = t->p->dedup_ttl_ms / 4;
+        t->next_sweep = t->wm + (every > GS_HOUR_MS ? every : GS_HOUR_MS);
     }
 }
 
@@ -229,6 +276,7 @@ void gs_task_finish(gs_task_t *t)
 {
     t->wm = GS_TIME_MAX;
     fire_timers(t);
+    freeze_months(t);
 }
 
 /* ---- KPI and scorecard views of an incident ---------------------------------------------------- */
@@ -337,7 +385,8 @@ void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
     kpi_add(t, inc, d);
 
     /* the scorecard view: frozen once this task's watermark has passed the month's E */
-    if (!(t->wm != GS_TIME_MIN && t->wm > inc->sc_e)) {
+    const gs_month_state_t *ms = month_find(t, inc->month);
+    if (ms && !ms->frozen) {
         int64_t sn[GS_SCORE_NCOUNTS], sd[GS_SCORE_NCOUNTS];
         gs_incident_score_counts(inc, sn);
         for (int i = 0; i < GS_SCORE_NCOUNTS; i++)

@@ -64,6 +64,12 @@ typedef struct gs_keylist { /* variable-length keys: [u16 len][bytes]... */
     size_t len, cap;
 } gs_keylist_t;
 
+typedef struct gs_month_state { /* a month this task has incidents in */
+    int32_t month;
+    uint8_t frozen; /* the task's watermark has passed E: its scorecard view is final */
+    int64_t e;
+} gs_month_state_t;
+
 typedef struct gs_timer {
     int64_t at;
     uint64_t handle;
@@ -88,6 +94,8 @@ struct gs_task {
     gs_keylist_t score_keys;  /* changed GS_NS_SCORE keys */
     uint64_t *out_inc;        /* incidents changed since the last flush */
     size_t nout, cout;
+    gs_month_state_t *months; /* registered months, ascending */
+    size_t nmonths, cmonths;
     gs_timer_t *heap;         /* OVERDUE deadlines, min-heap */
     size_t nheap, cheap;
     uint8_t *scratch;         /* incident rebuilds */
@@ -119,6 +127,7 @@ void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
                               const char *dept_before, size_t dept_before_len);
 void gs_incident_score_counts(const gs_incident_t *inc, int64_t v[GS_SCORE_NCOUNTS]);
 void gs_task_timer_add(gs_task_t *t, int64_t at, uint64_t handle);
+void gs_task_month_register(gs_task_t *t, int32_t month, int64_t e);
 void gs_task_note_oom(gs_task_t *t);
 gs_err_t gs_keylist_push(gs_keylist_t *kl, const void *key, size_t klen);
 

@@ -77,16 +77,19 @@ FAIL_BELOW = 60.0
 TOP_REWARDS = [1000000, 600000, 300000]        # ranks 1, 2, 3
 BOTTOM_PENALTIES = [-1000000, -600000, -300000]  # ranks N, N-1, N-2 (when > 3)
 
+# Latest accepted event time, 9999-12-31T23:59:59.999Z (SPEC-READINGS: beyond it, invalid_time).
+LATEST_TIME = 253402300799999
+
 # --set key=value: the configurable values the reference knows, and the global each one sets
 SETTINGS = {
     "dedup.ttl.ms": ("DEDUP_TTL", int),
     "video.confidence.min": ("VIDEO_MIN_CONFIDENCE", float),
-    "video.window.ms": ("VIDEO_WINDOW", int),
+    "video.burst.window.ms": ("VIDEO_WINDOW", int),
     "video.latch.ms": ("VIDEO_LATCH", int),
-    "correlation.time.ms": ("JOIN_TIME", int),
+    "correlation.window.ms": ("JOIN_TIME", int),
     "correlation.distance.m": ("JOIN_DISTANCE_M", float),
-    "hotspot.window.ms": ("HOTSPOT_WINDOW", int),
-    "hotspot.min.incidents": ("HOTSPOT_MIN", int),
+    "alert.hotspot.window.ms": ("HOTSPOT_WINDOW", int),
+    "alert.hotspot.threshold": ("HOTSPOT_MIN", int),
     "scorecard.grace.ms": ("SCORECARD_GRACE", int),
     "timezone.offset.minutes": ("TZ_OFFSET_MS", lambda v: int(v) * MINUTE),
 }
@@ -217,7 +220,7 @@ def validate(topic, msg, key, partition, num_partitions):
             return "invalid_cell"
         if not valid_problem(msg.problem_code):
             return "invalid_problem_code"
-        if msg.event_time_ms <= 0:
+        if not 0 < msg.event_time_ms <= LATEST_TIME:
             return "invalid_time"
         if not finite(msg.lat, msg.lon):
             return "invalid_number"
@@ -230,7 +233,7 @@ def validate(topic, msg, key, partition, num_partitions):
             return "invalid_enum"
         if not valid_cell(msg.cell):
             return "invalid_cell"
-        if msg.event_time_ms <= 0:
+        if not 0 < msg.event_time_ms <= LATEST_TIME:
             return "invalid_time"
         if not finite(msg.lat, msg.lon, msg.value):
             return "invalid_number"
@@ -241,7 +244,7 @@ def validate(topic, msg, key, partition, num_partitions):
             return "missing_id"
         if not valid_cell(msg.cell):
             return "invalid_cell"
-        if msg.event_time_ms <= 0:
+        if not 0 < msg.event_time_ms <= LATEST_TIME:
             return "invalid_time"
         if not finite(msg.lat, msg.lon) or not (0.0 <= msg.confidence <= 1.0):
             return "invalid_number"
@@ -254,7 +257,7 @@ def validate(topic, msg, key, partition, num_partitions):
             return "invalid_enum"
         if not valid_cell(msg.cell):
             return "invalid_cell"
-        if msg.event_time_ms <= 0 or (msg.stage == FILED and msg.deadline_ms < msg.event_time_ms):
+        if not 0 < msg.event_time_ms <= LATEST_TIME or (msg.stage == FILED and msg.deadline_ms < msg.event_time_ms):
             return "invalid_time"
     else:
         raise ValueError(topic)
