@@ -204,7 +204,9 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
                 gs_recwriter_put(&oc->w[GS_OUT_DLQ], reason, strlen(reason), hd->rec.val,
                                  hd->rec.vlen);
         }
-        if (o->progress && (++done & 0xffff) == 0 && now_s() - last_progress > 1.0) {
+        if ((++done & 0xffff) == 0)
+            gs_store_flush(gs_task_store(t), NULL, NULL); /* nothing persists: drop the dirty marks */
+        if (o->progress && (done & 0xffff) == 0 && now_s() - last_progress > 1.0) {
             last_progress = now_s();
             fprintf(o->progress, "\rtask %u/%u: %llu records", p + 1, nparts,
                     (unsigned long long)done);

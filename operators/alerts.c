@@ -57,7 +57,7 @@ static void hotspot_check(gs_task_t *t, const gs_incident_t *inc)
     const int64_t *ot = old ? (const int64_t *)(old + 1) : NULL;
     int64_t horizon = GS_TIME_MIN;
     if (t->wm != GS_TIME_MIN && t->wm != GS_TIME_MAX)
-        horizon = t->wm - p->hotspot_window_ms - p->dedup_ttl_ms;
+        horizon = t->wm - p->hotspot_window_ms - p->kpi_retention_ms;
 
     size_t cap = sizeof(cell_hdr_t) + (size_t)(nopen + nhot + 2) * sizeof(int64_t);
     uint8_t *buf = malloc(cap);

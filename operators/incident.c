@@ -295,7 +295,7 @@ gs_err_t gs_lifecycle_apply(gs_task_t *t, const Gridstream__V1__CaseEvent *ce)
     gs_incident_kpi_counts(inc, kb);
     gs_incident_score_counts(inc, sb);
     /* the scorecard's department before the change, copied: the value may move */
-    char old_scd[256];
+    char old_scd[GS_DEPT_MAX];
     size_t old_scd_len = inc->sc_dept_len < sizeof(old_scd) ? inc->sc_dept_len : sizeof(old_scd);
     memcpy(old_scd, gs_inc_sc_dept(inc), old_scd_len);
 
@@ -322,8 +322,11 @@ gs_err_t gs_lifecycle_apply(gs_task_t *t, const Gridstream__V1__CaseEvent *ce)
         break;
     case GRIDSTREAM__V1__STAGE__DISPATCHED: {
         size_t dl = strlen(ce->department);
-        if (dl > 255)
-            dl = 255;
+        if (dl > GS_DEPT_MAX) { /* cut on a UTF-8 character boundary */
+            dl = GS_DEPT_MAX;
+            while (dl > 0 && ((unsigned char)ce->department[dl] & 0xc0) == 0x80)
+                dl--;
+        }
         bool sc = by_e && dl > 0;
         inc = set_depts(t, inc, ce->department, dl, sc ? ce->department : gs_inc_sc_dept(inc),
                         sc ? dl : inc->sc_dept_len);

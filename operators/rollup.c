@@ -18,7 +18,7 @@
 #include "task_int.h"
 #include "timeutil.h"
 
-#define PART_KEY_MAX (1 + 4 + 13 + 256)
+#define PART_KEY_MAX (1 + 4 + 13 + GS_DEPT_MAX)
 
 struct gs_rollup {
     const gs_params_t *p;
@@ -100,7 +100,7 @@ static size_t sum_key(const gs_partial_t *part, uint8_t *k)
         gs_put_be64(k + 13, part->district);
         return 21;
     }
-    size_t dl = part->dept_len > 255 ? 255 : part->dept_len;
+    size_t dl = part->dept_len > GS_DEPT_MAX ? GS_DEPT_MAX : part->dept_len;
     memcpy(k + 13, part->dept, dl);
     return 13 + dl;
 }
@@ -130,6 +130,11 @@ void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part)
         delta[i] = part->v[i] - prev->v[i];
         prev->v[i] = part->v[i];
     }
+    bool unchanged = true;
+    for (int i = 0; i < GS_KPI_NCOUNTS; i++)
+        unchanged = unchanged && delta[i] == 0;
+    if (unchanged)
+        return; /* a partial seen before: nothing moves, nothing is re-emitted */
     if (part->kind == GS_PART_KPI) {
         if (gs_kpi_table_add(&r->sums, &part->w, delta) != GS_OK)
             r->oom = GS_ERR_NOMEM;
@@ -321,7 +326,8 @@ gs_err_t gs_rollup_flush(gs_rollup_t *r)
     gs_err_t err = gs_kpi_table_flush(&r->sums, wm, r->p, &r->sink, NULL, NULL);
     collect_t c = {.r = r, .wm = wm};
     gs_store_scan(r->st, GS_NS_ROLL_META, "M", 1, collect_due, &c);
-    qsort(c.due, c.n, sizeof(*c.due), due_cmp);
+    if (c.n)
+        qsort(c.due, c.n, sizeof(*c.due), due_cmp);
     for (size_t i = 0; i < c.n && !c.oom; i++) {
         gs_err_t e = evaluate(r, &c, c.due[i].city, c.due[i].month);
         if (e != GS_OK)

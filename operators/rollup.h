@@ -20,6 +20,7 @@
                              rectified_on_time closed reworked (KpiRecord fields 6..15) */
 #define GS_SCORE_NCOUNTS 7 /* incidents captured filed due rectified rectified_on_time reworked */
 #define GS_DEPT_NCOUNTS 2  /* assigned rectified_on_time */
+#define GS_DEPT_MAX 1024   /* longest department name kept, in bytes (cut on a UTF-8 boundary) */
 
 typedef enum gs_partial_kind {
     GS_PART_KPI = 1,       /* key: gs_kpi_wkey_t */

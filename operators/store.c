@@ -4,9 +4,10 @@
  * One open-addressing hash table (linear probing, power-of-two size, load <= 0.7) per namespace.
  * Each entry is one heap block holding its key and its value (value 8-byte aligned), so pointers
  * handed out stay put until that entry is replaced by a larger value or deleted. Changed blocks are
- * queued on a dirty list in change order; flush() walks it. A block that is deleted or outgrown
- * while queued is kept until the flush, which emits the tombstone (for deletes) and frees it, so the
- * changelog sees a delete followed by a re-insert in the right order.
+ * queued on a dirty list in change order; flush() walks it. A deleted key keeps its block in the
+ * table, marked deleted, until the flush has handed out its tombstone: until then lookups see it as
+ * absent without asking the loader, which still has the old value. A block outgrown by a larger
+ * value leaves the table at once and is freed by the flush if it was queued.
  */
 #include "store.h"
 
@@ -61,15 +62,15 @@ void gs_store_destroy(gs_store_t *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->ndirty; i++) /* dead blocks live only on the dirty list */
-        if (s->dirty[i]->state != BLK_LIVE)
+    for (size_t i = 0; i < s->ndirty; i++) /* outgrown blocks live only on the dirty list */
+        if (s->dirty[i]->state == BLK_REPLACED)
             free(s->dirty[i]);
     for (int n = 0; n < GS_NS__COUNT; n++) {
         table_t *t = &s->t[n];
         if (t->mask)
             for (size_t i = 0; i <= t->mask; i++)
                 if (t->slots[i] && t->slots[i] != TOMB)
-                    free(t->slots[i]);
+                    free(t->slots[i]); /* live and deleted-but-unflushed blocks */
         free(t->slots);
     }
     free(s->dirty);
@@ -122,12 +123,18 @@ static size_t probe(const table_t *t, uint64_t h, const void *key, size_t klen, 
 
 static bool grow(table_t *t)
 {
-    size_t nsize = t->mask ? (t->mask + 1) * 2 : 64;
-    if (t->mask && t->used * 10 < (t->mask + 1) * 5)
-        nsize = t->mask + 1; /* mostly tombstones: rehash in place size */
+    /* size for the blocks that stay (live, and deleted ones waiting for their flush) at a load
+       of at most one half, dropping the tombstones */
+    size_t occupied = 0;
+    for (size_t i = 0; t->mask && i <= t->mask; i++)
+        occupied += t->slots[i] && t->slots[i] != TOMB;
+    size_t nsize = 64;
+    while (nsize < (occupied + 1) * 2)
+        nsize *= 2;
     blk_t **ns = calloc(nsize, sizeof(*ns));
     if (!ns)
         return false;
+    size_t moved = 0;
     for (size_t i = 0; t->mask && i <= t->mask; i++) {
         blk_t *b = t->slots[i];
         if (!b || b == TOMB)
@@ -136,25 +143,36 @@ static bool grow(table_t *t)
         while (ns[j])
             j = (j + 1) & (nsize - 1);
         ns[j] = b;
+        moved++; /* live blocks and deleted ones waiting for their flush */
     }
     free(t->slots);
     t->slots = ns;
     t->mask = nsize - 1;
-    t->filled = t->used;
+    t->filled = moved;
     return true;
 }
 
+/* The live block of key, or NULL; *deleted tells whether a deleted block shadows the key. */
 static blk_t *lookup(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, uint64_t h,
-                     size_t *slot)
+                     size_t *slot, bool *deleted)
 {
     table_t *t = &s->t[ns];
+    if (deleted)
+        *deleted = false;
     if (!t->mask)
         return NULL;
     bool found;
     size_t i = probe(t, h, key, klen, &found);
     if (slot)
         *slot = i;
-    return found ? t->slots[i] : NULL;
+    if (!found)
+        return NULL;
+    if (t->slots[i]->state == BLK_DELETED) {
+        if (deleted)
+            *deleted = true;
+        return NULL;
+    }
+    return t->slots[i];
 }
 
 static blk_t *blk_alloc(gs_ns_t ns, uint64_t h, const void *key, size_t klen, size_t vlen)
@@ -177,16 +195,11 @@ static blk_t *blk_alloc(gs_ns_t ns, uint64_t h, const void *key, size_t klen, si
     return b;
 }
 
-/* Retires a block that left the table: freed now unless the dirty list still holds it. */
-static void blk_retire(gs_store_t *s, blk_t *b, int state)
+/* Retires a block outgrown by a larger value (it has left the table). */
+static void blk_retire(gs_store_t *s, blk_t *b)
 {
-    s->bytes -= b->klen + b->vlen;
-    if (state == BLK_DELETED) {
-        b->state = BLK_DELETED;
-        if (!mark_dirty(s, b))
-            free(b); /* cannot record the tombstone; nothing else to do on OOM */
-        return;
-    }
+    if (b->state == BLK_LIVE)
+        s->bytes -= b->klen + b->vlen;
     if (b->dirty)
         b->state = BLK_REPLACED;
     else
@@ -203,6 +216,12 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
     bool found;
     size_t i = probe(t, h, key, klen, &found);
     blk_t *b = found ? t->slots[i] : NULL;
+    if (b && b->state == BLK_DELETED) { /* the key comes back before its tombstone was flushed */
+        t->used++;
+        s->bytes += b->klen;
+        b->vlen = 0;
+        b->state = BLK_LIVE;
+    }
     if (b && vlen <= b->vcap) {
         s->bytes += vlen;
         s->bytes -= b->vlen;
@@ -212,7 +231,7 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
         if (!nb)
             return NULL;
         if (b)
-            blk_retire(s, b, BLK_REPLACED);
+            blk_retire(s, b);
         else {
             t->used++;
             if (t->slots[i] != TOMB)
@@ -232,11 +251,22 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
     return v;
 }
 
+/* Takes a deleted block out of its table slot. */
+static void unlink_blk(gs_store_t *s, blk_t *b)
+{
+    table_t *t = &s->t[b->ns];
+    bool found;
+    size_t i = probe(t, b->hash, b->data, b->klen, &found);
+    if (found && t->slots[i] == b)
+        t->slots[i] = TOMB;
+}
+
 const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
 {
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
-    blk_t *b = lookup(s, ns, key, klen, h, NULL);
-    if (!b && s->loader) {
+    bool deleted;
+    blk_t *b = lookup(s, ns, key, klen, h, NULL, &deleted);
+    if (!b && !deleted && s->loader) {
         void *v;
         size_t n;
         if (s->loader(s->loader_ctx, ns, key, klen, &v, &n)) {
@@ -245,7 +275,7 @@ const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen
             free(v);
             if (!dst)
                 return NULL;
-            b = lookup(s, ns, key, klen, h, NULL);
+            b = lookup(s, ns, key, klen, h, NULL, NULL);
             s->ndirty--; /* put_hashed queued it last */
             b->dirty = 0;
         }
@@ -269,7 +299,7 @@ void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, s
     if (!v)
         return NULL;
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
-    blk_t *b = lookup(s, ns, key, klen, h, NULL);
+    blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
     if (!mark_dirty(s, b))
         return NULL;
     return (void *)v;
@@ -278,14 +308,17 @@ void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, s
 bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)
 {
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
-    size_t i;
-    blk_t *b = lookup(s, ns, key, klen, h, &i);
+    blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
     if (!b)
         return false;
-    table_t *t = &s->t[ns];
-    t->slots[i] = TOMB;
-    t->used--;
-    blk_retire(s, b, BLK_DELETED);
+    s->t[ns].used--;
+    s->bytes -= b->klen + b->vlen;
+    b->state = BLK_DELETED; /* stays in its slot until the flush hands out the tombstone */
+    if (!mark_dirty(s, b)) {
+        /* no room to queue the tombstone: drop the block now (a loader would see the old value) */
+        unlink_blk(s, b);
+        free(b);
+    }
     return true;
 }
 
@@ -305,7 +338,8 @@ void gs_store_scan(gs_store_t *s, gs_ns_t ns, const void *prefix, size_t plen, g
     table_t *t = &s->t[ns];
     for (size_t i = 0; t->mask && i <= t->mask; i++) {
         blk_t *b = t->slots[i];
-        if (!b || b == TOMB || b->klen < plen || (plen && memcmp(b->data, prefix, plen) != 0))
+        if (!b || b == TOMB || b->state != BLK_LIVE || b->klen < plen ||
+            (plen && memcmp(b->data, prefix, plen) != 0))
             continue;
         if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen))
             return;
@@ -321,8 +355,11 @@ void gs_store_flush(gs_store_t *s, gs_store_flush_fn fn, void *ctx)
             if (fn)
                 fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, blk_val(b), b->vlen);
         } else {
-            if (b->state == BLK_DELETED && fn)
-                fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, NULL, 0);
+            if (b->state == BLK_DELETED) {
+                if (fn)
+                    fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, NULL, 0);
+                unlink_blk(s, b);
+            }
             free(b);
         }
     }

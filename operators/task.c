@@ -391,7 +391,7 @@ void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
         gs_incident_score_counts(inc, sn);
         for (int i = 0; i < GS_SCORE_NCOUNTS; i++)
             sd[i] = sn[i] - score_before[i];
-        uint8_t k[13 + 256];
+        uint8_t k[13 + GS_DEPT_MAX];
         score_add(t, k, score_key(k, SCORE_DISTRICT, inc, NULL, 0), sd, GS_SCORE_NCOUNTS);
         /* departments: assigned and on-time counts move with the department */
         const char *dn = gs_inc_sc_dept(inc);
@@ -498,7 +498,7 @@ static void publish_kpi(void *ctx, const gs_kpi_wkey_t *w, const int64_t v[GS_KP
 
 static void emit_incident(gs_task_t *t, gs_incident_t *inc)
 {
-    char id[1200], dept[300];
+    char id[1200], dept[GS_DEPT_MAX + 1];
     snprintf(id, sizeof(id), "%.*s", (int)inc->id_len, gs_inc_id(inc));
     snprintf(dept, sizeof(dept), "%.*s", (int)inc->dept_len, gs_inc_dept(inc));
     Gridstream__V1__Incident m;

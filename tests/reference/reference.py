@@ -569,7 +569,11 @@ class Task:
 
     def opened(self, inc):
         cell, t = inc.cell, inc.opened
-        # HOTSPOT (SPEC §8, §11)
+        # HOTSPOT (SPEC §8, §11). SPEC-READINGS: open and hotspot times more than 1 h + the HOUR
+        # KPI retention behind the watermark (before this record) are forgotten.
+        horizon = self.wm - HOTSPOT_WINDOW - RETENTION[W_HOUR]
+        self.opened_by_cell[cell] = [o for o in self.opened_by_cell[cell] if o >= horizon]
+        self.hotspot_times[cell] = [h for h in self.hotspot_times[cell] if h >= horizon]
         self.opened_by_cell[cell].append(t)
         count = sum(1 for o in self.opened_by_cell[cell] if t - HOTSPOT_WINDOW < o <= t)
         if count >= HOTSPOT_MIN:

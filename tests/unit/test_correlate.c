@@ -541,6 +541,40 @@ static void test_case_ref_to_merged_signal(void **state)
     tk_harness_fini(&h);
 }
 
+/*
+ * One incident_id is one incident. The signal that opened an incident, delivered again after its
+ * dedup entry is forgotten (watermark > t0 + 2 × TTL) and the incident is no longer kept for
+ * joining (watermark > last + 24 h + TTL), must not open a second incident under the same id:
+ * that would re-emit the key with a fresh state (stage 0) over the filed one and count the
+ * incident twice in its KPI windows. (tests/reference/reference.py drops such a signal.)
+ */
+static void test_redelivered_opening_signal_keeps_one_incident(void **state)
+{
+    (void)state;
+    tk_harness_t h;
+    tk_harness_init(&h);
+    tk_only_source(&h, GS_SRC_REPORTS);
+    const int64_t t0 = TK_T0;
+    const char *id = "440902001002003-20102-1709222400000-1-r1";
+    rep(&h, "r1", 1, PROB, TK_CELL, t0, 0, 0);
+    assert_int_equal(cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL), GS_OK);
+    rep(&h, "far", 1, PROB, TK_CELL2, t0 + 15 * DAY_MS, 0, 0);
+    assert_int_equal(gs_task_watermark(h.task), t0 + 15 * DAY_MS - 5 * MIN_MS);
+    /* the same report again */
+    rep(&h, "r1", 1, PROB, TK_CELL, t0, 0, 0);
+    const Gridstream__V1__Incident *i = inc(&h, id);
+    assert_int_equal(i->stage, ST_FILED);
+    assert_int_equal(i->filed_ms, INT64_C(1709222460000));
+    assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 2);
+    assert_int_equal(tk_metrics(&h)->incidents_opened, 2);
+    tk_flush(&h);
+    const Gridstream__V1__KpiRecord *k = tk_kpi(&h.cap, "1:440902001002003:1:1709222400000");
+    assert_non_null(k);
+    assert_int_equal(k->incidents, 1);
+    assert_int_equal(k->filed, 1);
+    tk_harness_fini(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +592,7 @@ int main(void)
         cmocka_unit_test(test_tie_smallest_id_bytes),
         cmocka_unit_test(test_incident_id_and_captured),
         cmocka_unit_test(test_case_ref_to_merged_signal),
+        cmocka_unit_test(test_redelivered_opening_signal_keeps_one_incident),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

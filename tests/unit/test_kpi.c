@@ -5,7 +5,8 @@
  * task: cohort counts, merged / captured, NaN rates, the key string, the strict emission rule
  * (end + 5 min grace), re-emission with version + 1 only on a change, and retention.
  *
- * Every expected value is computed by hand from SPEC's defaults. Local-time anchors (UTC+8), UTC ms:
+ * Every expected value is computed by hand from SPEC's defaults. Local-time anchors (UTC+8) in
+ * UTC ms:
  *   2024-03-10 00:00 = 1 710 000 000 000   (so 2024-03-10 23:30 = 1 710 084 600 000)
  *   2024-03-01 00:00 = 1 709 222 400 000   2024-04-01 00:00 = 1 711 900 800 000
  *   2024-05-01 00:00 = 1 714 492 800 000   2024-02-01 00:00 = 1 706 716 800 000
@@ -60,7 +61,7 @@
 #define ST_RECTIFIED 4
 #define ST_VERIFIED 5
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static gs_kpi_wkey_t wk(int level, int kind, uint64_t scope, int64_t start)
 {
@@ -103,10 +104,9 @@ static void kase(tk_harness_t *h, const char *case_id, int stage, int ref_channe
                  const char *ref_id, int64_t t, int64_t deadline, const char *dept)
 {
     tk_ev_t e;
-    assert_int_equal(
-        tk_apply_noflush(h, tk_case(&e, case_id, stage, ref_channel, ref_id, CELL, t, deadline,
-                                    dept)),
-        GS_OK);
+    assert_int_equal(tk_apply_noflush(h, tk_case(&e, case_id, stage, ref_channel, ref_id, CELL, t,
+                                                 deadline, dept)),
+                     GS_OK);
 }
 
 /* A report in CLOCK_CELL at t: the watermark becomes t - 5 min (reports only). */
@@ -143,8 +143,7 @@ static size_t cell_kpi_from(const tk_capture_t *c, size_t from)
 static const gs_partial_t *kpi_part(const tk_parts_t *ps, const gs_kpi_wkey_t *w, size_t from)
 {
     for (size_t i = ps->n; i-- > from;)
-        if (ps->r[i].p.kind == GS_PART_KPI && wk_eq(&ps->r[i].p.w, w))
-            return &ps->r[i].p;
+        if (ps->r[i].p.kind == GS_PART_KPI && wk_eq(&ps->r[i].p.w, w)) return &ps->r[i].p;
     return NULL;
 }
 
@@ -170,7 +169,7 @@ static void assert_counts(const Gridstream__V1__KpiRecord *r, counts_t c)
 
 #define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) <= 1e-12)
 
-/* ---- windows ---------------------------------------------------------------------------------- */
+/* ---- windows --------------------------------------------------------------------------------- */
 
 static void test_wkey_pack_roundtrip(void **state)
 {
@@ -221,7 +220,7 @@ static void test_wkey_pack_roundtrip(void **state)
     assert_true(memcmp(pc, pd, GS_KPI_WKEY_LEN) != 0);
 }
 
-/* An instant 1 ms before local midnight of 2024-04-01 (also March's last instant) and 1 ms after. */
+/* 1 ms before local midnight of 2024-04-01 (March's last instant), and 1 ms after. */
 static void test_windows_around_local_midnight_and_month_end(void **state)
 {
     (void)state;
@@ -253,9 +252,9 @@ static void test_windows_around_local_midnight_and_month_end(void **state)
 
     /* the offset matters: in UTC the same instant t is on 2024-03-31 15:59Z, still in March */
     assert_int_equal(gs_kpi_windows_for(CELL, t + 1, 0, GS_LEVEL_CELL, GS_LEVEL_CELL, w), 3);
-    assert_true(w[0].start == L_2024_04_01);                 /* 16:00Z is an hour start */
-    assert_true(w[1].start == L_2024_04_01 - 16 * H);        /* 2024-03-31 00:00Z */
-    assert_true(w[2].start == L_2024_03_01 + 8 * H);         /* 2024-03-01 00:00Z */
+    assert_true(w[0].start == L_2024_04_01);          /* 16:00Z is an hour start */
+    assert_true(w[1].start == L_2024_04_01 - 16 * H); /* 2024-03-31 00:00Z */
+    assert_true(w[2].start == L_2024_03_01 + 8 * H);  /* 2024-03-01 00:00Z */
 }
 
 /* Local midnight inside a month: the day changes, the month does not. */
@@ -282,8 +281,8 @@ static void test_windows_all_levels(void **state)
     gs_kpi_wkey_t w[GS_KPI_MAX_WINDOWS];
     const int64_t t = L_2024_03_10 + 23 * H + 30 * MIN; /* 2024-03-10 23:30 +08 */
     const int64_t hour = L_2024_03_10 + 23 * H;
-    const uint64_t scope[6] = {0, CELL, UINT64_C(440902001002), UINT64_C(440902001),
-                               UINT64_C(440902), UINT64_C(4409)};
+    const uint64_t scope[6] = {
+        0, CELL, UINT64_C(440902001002), UINT64_C(440902001), UINT64_C(440902), UINT64_C(4409)};
 
     int n = gs_kpi_windows_for(CELL, t, TZ, GS_LEVEL_CELL, GS_LEVEL_CITY, w);
     assert_int_equal(n, 63);
@@ -298,8 +297,7 @@ static void test_windows_all_levels(void **state)
         assert_true(w[i].level == level && w[i].kind == GS_WIN_DAY && w[i].start == L_2024_03_10);
         assert_true(w[i].scope == scope[level]);
         i++;
-        assert_true(w[i].level == level && w[i].kind == GS_WIN_MONTH &&
-                    w[i].start == L_2024_03_01);
+        assert_true(w[i].level == level && w[i].kind == GS_WIN_MONTH && w[i].start == L_2024_03_01);
         assert_true(w[i].scope == scope[level]);
         i++;
         if (level == GS_LEVEL_DISTRICT || level == GS_LEVEL_CITY) {
@@ -320,8 +318,7 @@ static void test_windows_all_levels(void **state)
     /* rolling windows only at DISTRICT and CITY */
     int rolling[6] = {0};
     for (int j = 0; j < n; j++)
-        if (w[j].kind == GS_WIN_ROLLING_24H)
-            rolling[w[j].level]++;
+        if (w[j].kind == GS_WIN_ROLLING_24H) rolling[w[j].level]++;
     assert_int_equal(rolling[GS_LEVEL_CELL], 0);
     assert_int_equal(rolling[GS_LEVEL_COMMUNITY], 0);
     assert_int_equal(rolling[GS_LEVEL_STREET], 0);
@@ -396,9 +393,9 @@ static void test_windows_negative_times(void **state)
     (void)state;
     gs_kpi_wkey_t w[GS_KPI_MAX_WINDOWS];
     assert_int_equal(gs_kpi_windows_for(CELL, -1, TZ, GS_LEVEL_CELL, GS_LEVEL_CITY, w), 63);
-    assert_true(w[0].start == -H);         /* 07:00 +08 */
-    assert_true(w[1].start == -8 * H);     /* 1970-01-01 00:00 +08 */
-    assert_true(w[2].start == -8 * H);     /* January 1970 */
+    assert_true(w[0].start == -H);     /* 07:00 +08 */
+    assert_true(w[1].start == -8 * H); /* 1970-01-01 00:00 +08 */
+    assert_true(w[2].start == -8 * H); /* January 1970 */
     assert_true(gs_kpi_window_end(&w[2], TZ) == 31 * D - 8 * H);
     /* the first DISTRICT rolling window starts 23 h before the hour */
     assert_true(w[12].level == GS_LEVEL_DISTRICT && w[12].kind == GS_WIN_ROLLING_24H);
@@ -429,7 +426,7 @@ static void test_retention_by_kind(void **state)
     assert_true(gs_kpi_retention(&p, GS_WIN_MONTH) == 400 * D);
 }
 
-/* ---- end to end through a task ---------------------------------------------------------------- */
+/* ---- end to end through a task --------------------------------------------------------------- */
 
 /*
  * Cohort: an incident opened 2024-03-10 23:30 local, FILED and RECTIFIED on 2024-03-12 (day D+2).
@@ -449,8 +446,8 @@ static void test_cohort_counts_in_opening_day(void **state)
     clock_to(&h, d2 + D + 11 * MIN);
     tk_flush(&h);
 
-    const counts_t want = {.signals = 1, .incidents = 1, .captured = 1, .filed = 1,
-                           .rectified = 1, .on_time = 1};
+    const counts_t want = {
+        .signals = 1, .incidents = 1, .captured = 1, .filed = 1, .rectified = 1, .on_time = 1};
     const char *kday = kkey(1, CELL, 2, L_2024_03_10);
     assert_string_equal(kday, "1:440902001002003:2:1710000000000");
     const Gridstream__V1__KpiRecord *day = tk_kpi(&h.cap, kday);
@@ -478,6 +475,11 @@ static void test_cohort_counts_in_opening_day(void **state)
     assert_null(tk_kpi(&h.cap, kkey(1, CELL, 1, d2 + 12 * H)));
     assert_null(tk_kpi(&h.cap, kkey(1, CELL, 3, L_2024_03_01)));
     assert_int_equal(cell_kpi_from(&h.cap, 0), 2);
+    /* the task emits CELL windows only (its own and the clock cell's); the rest are partials */
+    for (size_t i = 0; i < h.cap.n; i++)
+        if (h.cap.r[i].topic == GS_OUT_KPI)
+            assert_int_equal(((const Gridstream__V1__KpiRecord *)h.cap.r[i].msg)->level,
+                             GRIDSTREAM__V1__LEVEL__CELL);
 
     /* the higher levels go to the rollup with the same cohort counts */
     gs_kpi_wkey_t dd = wk(GS_LEVEL_DISTRICT, GS_WIN_DAY, 440902, L_2024_03_10);
@@ -498,7 +500,39 @@ static void test_cohort_counts_in_opening_day(void **state)
     tk_harness_fini(&h);
 }
 
-/* Rectified after the deadline: rectified 1, on time 0, timely_rate 0.0 (not NaN). */
+/*
+ * Rectified 1 ms after the deadline: rectified, not on time; rectified exactly at the deadline: on
+ * time (rectified_ms <= deadline_ms). Two incidents of the same 09:00 hour (different problems).
+ */
+static void test_cohort_on_time_boundary(void **state)
+{
+    (void)state;
+    tk_harness_t h;
+    harness(&h);
+    const int64_t t0 = L_2024_03_10 + 9 * H + 15 * MIN;
+    report(&h, "r1", CH_INSPECTOR, 20102, CELL, t0);
+    report(&h, "r2", CH_INSPECTOR, 20506, CELL, t0 + MIN);
+    kase(&h, "c1", ST_FILED, CH_INSPECTOR, "r1", t0 + H, t0 + 3 * H, NULL);
+    kase(&h, "c2", ST_FILED, CH_INSPECTOR, "r2", t0 + H, t0 + 3 * H, NULL);
+    kase(&h, "c2", ST_RECTIFIED, CH_INSPECTOR, "r2", t0 + 3 * H, 0, NULL);
+    kase(&h, "c1", ST_RECTIFIED, CH_INSPECTOR, "r1", t0 + 3 * H + 1, 0, NULL);
+    clock_to(&h, L_2024_03_10 + D + 11 * MIN);
+    tk_flush(&h);
+    const Gridstream__V1__KpiRecord *day = tk_kpi(&h.cap, kkey(1, CELL, 2, L_2024_03_10));
+    assert_counts(
+        day,
+        (counts_t){
+            .signals = 2, .incidents = 2, .captured = 2, .filed = 2, .rectified = 2, .on_time = 1});
+    assert_near(day->rectification_rate, 1.0);
+    assert_near(day->timely_rate, 0.5);
+    assert_counts(
+        tk_kpi(&h.cap, kkey(1, CELL, 1, L_2024_03_10 + 9 * H)),
+        (counts_t){
+            .signals = 2, .incidents = 2, .captured = 2, .filed = 2, .rectified = 2, .on_time = 1});
+    tk_harness_fini(&h);
+}
+
+/* Rectified after the deadline alone: timely_rate 0.0, not NaN (the denominator is filed = 1). */
 static void test_cohort_late_rectification(void **state)
 {
     (void)state;
@@ -511,8 +545,10 @@ static void test_cohort_late_rectification(void **state)
     clock_to(&h, L_2024_03_10 + D + 11 * MIN);
     tk_flush(&h);
     const Gridstream__V1__KpiRecord *day = tk_kpi(&h.cap, kkey(1, CELL, 2, L_2024_03_10));
-    assert_counts(day, (counts_t){.signals = 1, .incidents = 1, .captured = 1, .filed = 1,
-                                  .rectified = 1, .on_time = 0});
+    assert_counts(
+        day,
+        (counts_t){
+            .signals = 1, .incidents = 1, .captured = 1, .filed = 1, .rectified = 1, .on_time = 0});
     assert_near(day->rectification_rate, 1.0);
     assert_false(isnan(day->timely_rate));
     assert_near(day->timely_rate, 0.0);
@@ -607,8 +643,10 @@ static void test_emission_strict_grace_and_versions(void **state)
     assert_int_equal(kpi_count_from(&h.cap, kd, mark), 1);
     assert_int_equal(cell_kpi_from(&h.cap, mark), 2);
     r = tk_kpi(&h.cap, kh);
-    assert_counts(r, (counts_t){.signals = 1, .incidents = 1, .captured = 1, .filed = 1,
-                                .rectified = 1, .on_time = 1});
+    assert_counts(
+        r,
+        (counts_t){
+            .signals = 1, .incidents = 1, .captured = 1, .filed = 1, .rectified = 1, .on_time = 1});
     assert_int_equal(r->version, 2);
     assert_near(r->timely_rate, 1.0);
     assert_int_equal(tk_kpi(&h.cap, kd)->version, 2);
@@ -632,8 +670,13 @@ static void test_emission_strict_grace_and_versions(void **state)
     assert_int_equal(kpi_count_from(&h.cap, kh, mark), 1);
     assert_int_equal(kpi_count_from(&h.cap, kd, mark), 1);
     r = tk_kpi(&h.cap, kh);
-    assert_counts(r, (counts_t){.signals = 2, .incidents = 1, .merged = 1, .captured = 1,
-                                .filed = 1, .rectified = 1, .on_time = 1});
+    assert_counts(r, (counts_t){.signals = 2,
+                                .incidents = 1,
+                                .merged = 1,
+                                .captured = 1,
+                                .filed = 1,
+                                .rectified = 1,
+                                .on_time = 1});
     assert_int_equal(r->version, 3);
     tk_harness_fini(&h);
 }
@@ -695,6 +738,31 @@ static void test_retention_drops_hour_keeps_day_and_month(void **state)
     p = kpi_part(&h.parts, &cr22, pmark); /* ends 2024-01-05 02:00, still retained */
     assert_non_null(p);
     assert_int_equal(p->v[GS_C_FILED], 1);
+
+    /*
+     * Later still, watermark 2024-04-01 00:00 local: past every HOUR, DAY and ROLLING_24H
+     * window (+35 d) and past the MONTH end + 35 d (2024-03-07), but not past MONTH end + 400 d.
+     * A RECTIFIED is taken by the 5 MONTH windows only: 58 more drops.
+     */
+    clock_to(&h, L_2024_04_01 + 5 * MIN);
+    tk_flush(&h);
+    mark = h.cap.n;
+    pmark = h.parts.n;
+    kase(&h, "c1", ST_RECTIFIED, CH_INSPECTOR, "r1", L_2024_04_01 + 6 * MIN, 0, NULL);
+    tk_flush(&h);
+    assert_int_equal(tk_metrics(&h)->kpi_late_dropped, 7 + 58);
+    assert_int_equal(kpi_count_from(&h.cap, kh, mark), 0);
+    assert_int_equal(kpi_count_from(&h.cap, kd, mark), 0);
+    assert_int_equal(kpi_count_from(&h.cap, km, mark), 1);
+    r = tk_kpi(&h.cap, km);
+    assert_int_equal(r->version, 3);
+    assert_counts(
+        r, (counts_t){.signals = 1, .incidents = 1, .captured = 1, .filed = 1, .rectified = 1});
+    p = kpi_part(&h.parts, &dm, pmark);
+    assert_non_null(p);
+    assert_int_equal(p->v[GS_C_RECTIFIED], 1);
+    gs_kpi_wkey_t dd = wk(GS_LEVEL_DISTRICT, GS_WIN_DAY, 440902, L_2024_01_05);
+    assert_null(kpi_part(&h.parts, &dd, pmark));
     tk_harness_fini(&h);
 }
 
@@ -721,6 +789,46 @@ static void test_retention_boundary_inclusive(void **state)
     tk_harness_fini(&h);
 }
 
+/*
+ * The slow path's own boundary: the watermark exactly at the DAY window's end + 35 d
+ * (2024-01-06 00:00 + 35 d = 1 707 494 400 000). The HOUR windows are past (5 drops), DAY is not
+ * (taken). ROLLING_24H windows start at 2024-01-05 00:00 - k h and end at 2024-01-06 00:00 - k h:
+ * k = 0 ends with the day (taken), k = 1..23 are past (23 x 2 levels = 46 drops). 51 in all.
+ */
+static void test_retention_day_boundary_on_slow_path(void **state)
+{
+    (void)state;
+    tk_harness_t h;
+    harness(&h);
+    const int64_t t0 = L_2024_01_05 + 30 * MIN;
+    const int64_t dret = L_2024_01_05 + D + 35 * D;
+    assert_true(dret == INT64_C(1707494400000));
+    const char *kh = kkey(1, CELL, 1, L_2024_01_05);
+    const char *kd = kkey(1, CELL, 2, L_2024_01_05);
+
+    report(&h, "r1", CH_INSPECTOR, 20102, CELL, t0);
+    clock_to(&h, dret + 5 * MIN); /* watermark = dret exactly */
+    tk_flush(&h);
+    size_t mark = h.cap.n, pmark = h.parts.n;
+    kase(&h, "c1", ST_FILED, CH_INSPECTOR, "r1", dret + 6 * MIN, dret + D, NULL);
+    tk_flush(&h);
+    assert_int_equal(tk_metrics(&h)->kpi_late_dropped, 51);
+    assert_int_equal(kpi_count_from(&h.cap, kh, mark), 0);
+    assert_int_equal(kpi_count_from(&h.cap, kd, mark), 1);
+    assert_int_equal(tk_kpi(&h.cap, kd)->filed, 1);
+    gs_kpi_wkey_t cd = wk(GS_LEVEL_CITY, GS_WIN_DAY, 4409, L_2024_01_05);
+    gs_kpi_wkey_t r0 = wk(GS_LEVEL_DISTRICT, GS_WIN_ROLLING_24H, 440902, L_2024_01_05);
+    gs_kpi_wkey_t r1 = wk(GS_LEVEL_DISTRICT, GS_WIN_ROLLING_24H, 440902, L_2024_01_05 - H);
+    const gs_partial_t *p = kpi_part(&h.parts, &cd, pmark);
+    assert_non_null(p);
+    assert_int_equal(p->v[GS_C_FILED], 1);
+    p = kpi_part(&h.parts, &r0, pmark);
+    assert_non_null(p);
+    assert_int_equal(p->v[GS_C_FILED], 1);
+    assert_null(kpi_part(&h.parts, &r1, pmark));
+    tk_harness_fini(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,11 +841,13 @@ int main(void)
         cmocka_unit_test(test_windows_negative_times),
         cmocka_unit_test(test_retention_by_kind),
         cmocka_unit_test(test_cohort_counts_in_opening_day),
+        cmocka_unit_test(test_cohort_on_time_boundary),
         cmocka_unit_test(test_cohort_late_rectification),
         cmocka_unit_test(test_merged_captured_and_nan_rates),
         cmocka_unit_test(test_emission_strict_grace_and_versions),
         cmocka_unit_test(test_retention_drops_hour_keeps_day_and_month),
         cmocka_unit_test(test_retention_boundary_inclusive),
+        cmocka_unit_test(test_retention_day_boundary_on_slow_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

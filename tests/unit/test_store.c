@@ -18,7 +18,7 @@
 
 #include "store.h"
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static const void *get_s(gs_store_t *s, gs_ns_t ns, const char *key, size_t *vlen)
 {
@@ -40,8 +40,7 @@ static const char *str_of(gs_store_t *s, gs_ns_t ns, const char *key, char *buf,
 {
     size_t vl = 999;
     const char *v = get_s(s, ns, key, &vl);
-    if (!v)
-        return NULL;
+    if (!v) return NULL;
     assert_true(vl < cap);
     memcpy(buf, v, vl);
     buf[vl] = '\0';
@@ -76,8 +75,7 @@ static void flog_fn(void *ctx, gs_ns_t ns, const void *key, size_t klen, const v
 {
     flog_t *l = ctx;
     l->total++;
-    if (l->n == sizeof(l->c) / sizeof(l->c[0]))
-        return;
+    if (l->n == sizeof(l->c) / sizeof(l->c[0])) return;
     fcall_t *c = &l->c[l->n++];
     c->ns = ns;
     assert_true(klen < sizeof(c->key));
@@ -97,12 +95,11 @@ static size_t calls_for(const flog_t *l, gs_ns_t ns, const char *key, size_t idx
 {
     size_t k = 0;
     for (size_t i = 0; i < l->n; i++)
-        if (l->c[i].ns == ns && strcmp(l->c[i].key, key) == 0 && k < 8)
-            idx[k++] = i;
+        if (l->c[i].ns == ns && strcmp(l->c[i].key, key) == 0 && k < 8) idx[k++] = i;
     return k;
 }
 
-/* ---- basic operations ------------------------------------------------------------------------- */
+/* ---- basic operations ------------------------------------------------------------------------ */
 
 static void test_put_get(void **state)
 {
@@ -122,7 +119,7 @@ static void test_put_get(void **state)
     assert_non_null(g);
     assert_int_equal(vl, 8);
     assert_true(*g == UINT64_C(0x1122334455667788));
-    assert_ptr_equal(g, p); /* same entry, nothing moved */
+    assert_ptr_equal(g, p);                                         /* same entry, nothing moved */
     assert_non_null(gs_store_get(s, GS_NS_META, "alpha", 5, NULL)); /* vlen may be NULL */
 
     /* key bytes matter exactly: a prefix, a longer key and another case are other keys */
@@ -152,7 +149,7 @@ static void test_put_null_zero_fills_and_zero_length(void **state)
 {
     (void)state;
     gs_store_t *s = gs_store_new();
-    put_s(s, GS_NS_META, "z", "abcdefghijklmnop"); /* 16 bytes of garbage first */
+    put_s(s, GS_NS_META, "z", "abcdefghijklmnop");              /* 16 bytes of garbage first */
     uint8_t *p = gs_store_put(s, GS_NS_META, "z", 1, NULL, 12); /* smaller: reuses the block */
     assert_non_null(p);
     for (int i = 0; i < 12; i++)
@@ -207,10 +204,10 @@ static void test_del(void **state)
     assert_value(s, GS_NS_CELL, "b", "2");
     assert_int_equal(gs_store_count(s, GS_NS_CELL), 1);
 
-    assert_false(del_s(s, GS_NS_CELL, "a"));    /* already gone */
-    assert_false(del_s(s, GS_NS_CELL, "zz"));   /* never there */
-    assert_false(del_s(s, GS_NS_META, "b"));    /* other namespace */
-    assert_false(del_s(s, GS_NS_SCORE, "b"));   /* namespace never allocated */
+    assert_false(del_s(s, GS_NS_CELL, "a"));  /* already gone */
+    assert_false(del_s(s, GS_NS_CELL, "zz")); /* never there */
+    assert_false(del_s(s, GS_NS_META, "b"));  /* other namespace */
+    assert_false(del_s(s, GS_NS_SCORE, "b")); /* namespace never allocated */
     assert_int_equal(gs_store_count(s, GS_NS_CELL), 1);
 
     /* re-put after delete */
@@ -300,7 +297,7 @@ static void test_pointer_validity(void **state)
     gs_store_destroy(s);
 }
 
-/* ---- scan ------------------------------------------------------------------------------------- */
+/* ---- scan ------------------------------------------------------------------------------------ */
 
 typedef struct scan_log {
     char keys[16][32];
@@ -316,16 +313,14 @@ static bool scan_fn(void *ctx, const void *key, size_t klen, void *val, size_t v
     memcpy(l->keys[l->n], key, klen);
     l->keys[l->n][klen] = '\0';
     l->n++;
-    if (l->add && vlen > 0)
-        ((char *)val)[0] = (char)(((char *)val)[0] + l->add);
+    if (l->add && vlen > 0) ((char *)val)[0] = (char)(((char *)val)[0] + l->add);
     return !(l->stop_after && l->n >= l->stop_after);
 }
 
 static bool scan_has(const scan_log_t *l, const char *k)
 {
     for (int i = 0; i < l->n; i++)
-        if (strcmp(l->keys[i], k) == 0)
-            return true;
+        if (strcmp(l->keys[i], k) == 0) return true;
     return false;
 }
 
@@ -384,8 +379,7 @@ static void test_scan_prefix(void **state)
 
 /*
  * store.h: "plen may be 0", and signals.c's dedup sweep passes a NULL prefix with plen 0.
- * BUG (operators/store.c gs_store_scan): memcmp(b->data, NULL, 0) is undefined behaviour (C11
- * 7.24.1p2); the asan preset's UBSan aborts here ("null pointer passed as argument 2").
+ * Regression: memcmp(b->data, NULL, 0) is undefined behaviour (C11 7.24.1p2) and UBSan aborted.
  */
 static void test_scan_null_prefix(void **state)
 {
@@ -399,7 +393,7 @@ static void test_scan_null_prefix(void **state)
     gs_store_destroy(s);
 }
 
-/* ---- flush ------------------------------------------------------------------------------------ */
+/* ---- flush ----------------------------------------------------------------------------------- */
 
 static void test_flush_each_changed_once(void **state)
 {
@@ -410,7 +404,7 @@ static void test_flush_each_changed_once(void **state)
     assert_int_equal(l.total, 0);
 
     put_s(s, GS_NS_META, "a", "1");
-    put_s(s, GS_NS_META, "a", "2");     /* same size: in place */
+    put_s(s, GS_NS_META, "a", "2"); /* same size: in place */
     put_s(s, GS_NS_META, "b", "x");
     put_s(s, GS_NS_META, "b", "xxxxxxxxxxxxxxxxxxxxxxxxx"); /* outgrows its block while dirty */
     put_s(s, GS_NS_DEDUP, "a", "d");
@@ -474,15 +468,19 @@ static void test_flush_tombstones(void **state)
     assert_true(l.c[0].tomb);
     assert_int_equal(l.c[0].ns, GS_NS_REF);
 
-    /* delete then re-put in one interval: tombstone, then the new value (in that order) */
+    /*
+     * delete then re-put in one interval: the tombstone (if handed at all: store.h leaves it open,
+     * the value overwrites anyway) comes before the new value, and the value is the last word
+     */
     memset(&l, 0, sizeof(l));
     del_s(s, GS_NS_REF, "x");
     put_s(s, GS_NS_REF, "x", "v2");
     gs_store_flush(s, flog_fn, &l);
-    assert_int_equal(calls_for(&l, GS_NS_REF, "x", idx), 2);
-    assert_true(l.c[idx[0]].tomb);
-    assert_false(l.c[idx[1]].tomb);
-    assert_string_equal(l.c[idx[1]].val, "v2");
+    size_t nx = calls_for(&l, GS_NS_REF, "x", idx);
+    assert_true(nx == 1 || nx == 2);
+    if (nx == 2) assert_true(l.c[idx[0]].tomb);
+    assert_false(l.c[idx[nx - 1]].tomb);
+    assert_string_equal(l.c[idx[nx - 1]].val, "v2");
     assert_value(s, GS_NS_REF, "x", "v2");
 
     /* the same when the entry was dirty before the delete (changed, deleted, re-put) */
@@ -492,7 +490,7 @@ static void test_flush_tombstones(void **state)
     put_s(s, GS_NS_REF, "z", "q3-longer-than-before");
     gs_store_flush(s, flog_fn, &l);
     size_t n = calls_for(&l, GS_NS_REF, "z", idx);
-    assert_true(n >= 2);
+    assert_true(n >= 1);
     assert_false(l.c[idx[n - 1]].tomb); /* the last word is the value */
     assert_string_equal(l.c[idx[n - 1]].val, "q3-longer-than-before");
     for (size_t i = 0; i + 1 < n; i++) /* before it only the tombstone, never the stale q2 */
@@ -525,7 +523,7 @@ static void test_flush_tombstones(void **state)
     gs_store_destroy(s);
 }
 
-/* ---- loader ----------------------------------------------------------------------------------- */
+/* ---- loader ---------------------------------------------------------------------------------- */
 
 /* A fake persistent store: a few (ns, key) -> value rows, as RocksDB would hold them. */
 typedef struct pstore {
@@ -557,8 +555,7 @@ static void pset(pstore_t *ps, gs_ns_t ns, const char *key, const char *val)
         snprintf(ps->row[i].key, sizeof(ps->row[i].key), "%s", key);
     }
     ps->row[i].live = val != NULL;
-    if (val)
-        snprintf(ps->row[i].val, sizeof(ps->row[i].val), "%s", val);
+    if (val) snprintf(ps->row[i].val, sizeof(ps->row[i].val), "%s", val);
 }
 
 static bool ploader(void *ctx, gs_ns_t ns, const void *key, size_t klen, void **val, size_t *vlen)
@@ -566,8 +563,7 @@ static bool ploader(void *ctx, gs_ns_t ns, const void *key, size_t klen, void **
     pstore_t *ps = ctx;
     ps->calls++;
     int i = prow(ps, ns, key, klen);
-    if (i < 0 || !ps->row[i].live)
-        return false;
+    if (i < 0 || !ps->row[i].live) return false;
     size_t n = strlen(ps->row[i].val);
     *val = malloc(n ? n : 1);
     memcpy(*val, ps->row[i].val, n);
@@ -661,10 +657,16 @@ static void test_loader_on_miss(void **state)
  * last flush is gone: get must not bring the still-persisted old value back, and after the flush
  * memory and persistence must agree.
  */
+static int destroy_state(void **state)
+{
+    gs_store_destroy(*state); /* also when the test failed half-way */
+    return 0;
+}
+
 static void test_loader_after_delete(void **state)
 {
-    (void)state;
     gs_store_t *s = gs_store_new();
+    *state = s;
     pstore_t ps = {0};
     gs_store_set_loader(s, ploader, &ps);
     put_s(s, GS_NS_DEDUP, "id", "t0");
@@ -681,10 +683,9 @@ static void test_loader_after_delete(void **state)
     gs_store_flush(s, pflush, &ps);
     assert_false(ps.row[prow(&ps, GS_NS_DEDUP, "id", 2)].live);
     assert_null(get_s(s, GS_NS_DEDUP, "id", NULL));
-    gs_store_destroy(s);
 }
 
-/* ---- accounting ------------------------------------------------------------------------------- */
+/* ---- accounting ------------------------------------------------------------------------------ */
 
 static void test_count_and_bytes(void **state)
 {
@@ -694,13 +695,13 @@ static void test_count_and_bytes(void **state)
     for (int n = 0; n < GS_NS__COUNT; n++)
         assert_int_equal(gs_store_count(s, (gs_ns_t)n), 0);
 
-    put_s(s, GS_NS_KPI_BUCKET, "key1", "value");     /* 4 + 5 */
-    put_s(s, GS_NS_KPI_WINDOW, "k", "vv");           /* 1 + 2 */
+    put_s(s, GS_NS_KPI_BUCKET, "key1", "value"); /* 4 + 5 */
+    put_s(s, GS_NS_KPI_WINDOW, "k", "vv");       /* 1 + 2 */
     assert_int_equal(gs_store_bytes(s), 9 + 3);
     assert_int_equal(gs_store_count(s, GS_NS_KPI_BUCKET), 1);
     assert_int_equal(gs_store_count(s, GS_NS_KPI_WINDOW), 1);
 
-    put_s(s, GS_NS_KPI_BUCKET, "key1", "v");         /* 4 + 1 */
+    put_s(s, GS_NS_KPI_BUCKET, "key1", "v"); /* 4 + 1 */
     assert_int_equal(gs_store_bytes(s), 5 + 3);
     put_s(s, GS_NS_KPI_BUCKET, "key1", "a-much-longer-value"); /* 4 + 19 */
     assert_int_equal(gs_store_bytes(s), 23 + 3);
@@ -719,7 +720,7 @@ static void test_count_and_bytes(void **state)
     gs_store_destroy(s);
 }
 
-/* ---- many keys -------------------------------------------------------------------------------- */
+/* ---- many keys ------------------------------------------------------------------------------- */
 
 #define NKEYS 100000
 
@@ -736,8 +737,7 @@ static void check_all(gs_store_t *s, const uint8_t *live, const uint64_t *val, i
         size_t vl = 0;
         const uint64_t *v = gs_store_get(s, GS_NS_DEDUP, k, kl, &vl);
         if (live[i]) {
-            if (!v)
-                fail_msg("key %d missing", i);
+            if (!v) fail_msg("key %d missing", i);
             assert_int_equal(vl, 8);
             if (*v != val[i])
                 fail_msg("key %d: %llu, expected %llu", i, (unsigned long long)*v,
@@ -787,8 +787,7 @@ static void test_many_keys_with_deletes(void **state)
 
     /* delete every key with i % 3 != 1 (two thirds): lots of tombstones in probe chains */
     for (int i = 0; i < NKEYS; i++) {
-        if (i % 3 == 1)
-            continue;
+        if (i % 3 == 1) continue;
         size_t kl = mkkey(k, i);
         assert_true(gs_store_del(s, GS_NS_DEDUP, k, kl));
         assert_false(gs_store_del(s, GS_NS_DEDUP, k, kl));
@@ -869,7 +868,7 @@ static void test_many_keys_with_deletes(void **state)
     gs_store_destroy(s);
 }
 
-/* ---- lifetime --------------------------------------------------------------------------------- */
+/* ---- lifetime -------------------------------------------------------------------------------- */
 
 /* Destroy with pending dirty, deleted and outgrown entries: LeakSanitizer reports any leak. */
 static void test_destroy_with_pending(void **state)
@@ -883,8 +882,8 @@ static void test_destroy_with_pending(void **state)
     put_s(s, GS_NS_META, "c", "3");
     gs_store_flush(s, NULL, NULL);
     put_s(s, GS_NS_META, "a", "a value that outgrows the block"); /* old block retired */
-    del_s(s, GS_NS_META, "b");                                   /* dead block pending */
-    put_s(s, GS_NS_META, "b", "back");                           /* and a new one */
+    del_s(s, GS_NS_META, "b");                                    /* dead block pending */
+    put_s(s, GS_NS_META, "b", "back");                            /* and a new one */
     put_s(s, GS_NS_META, "d", "new");
     del_s(s, GS_NS_META, "d");
     gs_store_update(s, GS_NS_META, "c", 1, NULL);
@@ -905,6 +904,38 @@ static void test_destroy_with_pending(void **state)
     gs_store_destroy(s);
 }
 
+/*
+ * Regression: deleted keys keep their slot until a flush. Many deletes and puts with no flush in
+ * between (replay flushes rarely) must still grow the table instead of filling every slot, which
+ * made the next probe loop forever.
+ */
+static void test_deletes_without_flush(void **state)
+{
+    (void)state;
+    gs_store_t *s = gs_store_new();
+    char k[32];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 5000; i++) {
+            snprintf(k, sizeof(k), "r%d-%d", round, i);
+            assert_non_null(put_s(s, GS_NS_CELL, k, "v"));
+        }
+        for (int i = 0; i < 5000; i++) {
+            snprintf(k, sizeof(k), "r%d-%d", round, i);
+            assert_true(del_s(s, GS_NS_CELL, k));
+        }
+        assert_int_equal(gs_store_count(s, GS_NS_CELL), 0);
+    }
+    snprintf(k, sizeof(k), "r3-4999");
+    assert_null(get_s(s, GS_NS_CELL, k, NULL));
+    assert_non_null(put_s(s, GS_NS_CELL, k, "back"));
+    size_t vlen = 0;
+    const void *v = get_s(s, GS_NS_CELL, k, &vlen);
+    assert_int_equal(vlen, 4);
+    assert_memory_equal(v, "back", 4);
+    assert_int_equal(gs_store_count(s, GS_NS_CELL), 1);
+    gs_store_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -918,11 +949,12 @@ int main(void)
         cmocka_unit_test(test_flush_each_changed_once),
         cmocka_unit_test(test_flush_tombstones),
         cmocka_unit_test(test_loader_on_miss),
-        cmocka_unit_test(test_loader_after_delete),
+        cmocka_unit_test_teardown(test_loader_after_delete, destroy_state),
         cmocka_unit_test(test_count_and_bytes),
         cmocka_unit_test(test_many_keys_with_deletes),
         cmocka_unit_test(test_destroy_with_pending),
-        cmocka_unit_test(test_scan_null_prefix), /* last: UBSan aborts the process (bug) */
+        cmocka_unit_test(test_scan_null_prefix),
+        cmocka_unit_test(test_deletes_without_flush),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,14 +54,14 @@
 #define TK_CELL2 UINT64_C(440902001002004)
 #define TK_T0 INT64_C(1709222400000) /* 2024-02-29T16:00:00Z = 2024-03-01 00:00 UTC+8 */
 
-/* ---- capture sink ----------------------------------------------------------------------------- */
+/* ---- capture sink ---------------------------------------------------------------------------- */
 
 typedef struct tk_rec {
     gs_output_t topic;
-    char *key;               /* NUL-terminated copy */
-    uint8_t *val;            /* raw bytes (copy) */
+    char *key;    /* NUL-terminated copy */
+    uint8_t *val; /* raw bytes (copy) */
     size_t vlen;
-    ProtobufCMessage *msg;   /* unpacked by topic; NULL for DLQ or if it did not unpack */
+    ProtobufCMessage *msg; /* unpacked by topic; NULL for DLQ or if it did not unpack */
 } tk_rec_t;
 
 typedef struct tk_capture {
@@ -92,8 +92,7 @@ static inline void tk_capture_emit(void *ctx, gs_output_t topic, const void *key
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 64;
         tk_rec_t *nr = realloc(c->r, nc * sizeof(*nr));
-        if (!nr)
-            abort();
+        if (!nr) abort();
         c->r = nr;
         c->cap = nc;
     }
@@ -101,13 +100,10 @@ static inline void tk_capture_emit(void *ctx, gs_output_t topic, const void *key
     r->topic = topic;
     r->key = malloc(klen + 1);
     r->val = malloc(vlen ? vlen : 1);
-    if (!r->key || !r->val)
-        abort();
-    if (klen)
-        memcpy(r->key, key, klen);
+    if (!r->key || !r->val) abort();
+    if (klen) memcpy(r->key, key, klen);
     r->key[klen] = '\0';
-    if (vlen)
-        memcpy(r->val, val, vlen);
+    if (vlen) memcpy(r->val, val, vlen);
     r->vlen = vlen;
     const ProtobufCMessageDescriptor *d = tk_descriptor(topic);
     r->msg = d ? protobuf_c_message_unpack(d, NULL, vlen, val) : NULL;
@@ -118,8 +114,7 @@ static inline void tk_capture_clear(tk_capture_t *c)
     for (size_t i = 0; i < c->n; i++) {
         free(c->r[i].key);
         free(c->r[i].val);
-        if (c->r[i].msg)
-            protobuf_c_message_free_unpacked(c->r[i].msg, NULL);
+        if (c->r[i].msg) protobuf_c_message_free_unpacked(c->r[i].msg, NULL);
     }
     c->n = 0;
 }
@@ -164,8 +159,7 @@ static inline size_t tk_count_key(const tk_capture_t *c, gs_output_t topic, cons
 static inline const tk_rec_t *tk_nth(const tk_capture_t *c, gs_output_t topic, size_t idx)
 {
     for (size_t i = 0; i < c->n; i++)
-        if (c->r[i].topic == topic && idx-- == 0)
-            return &c->r[i];
+        if (c->r[i].topic == topic && idx-- == 0) return &c->r[i];
     return NULL;
 }
 
@@ -173,8 +167,7 @@ static inline const tk_rec_t *tk_nth(const tk_capture_t *c, gs_output_t topic, s
 static inline const tk_rec_t *tk_last(const tk_capture_t *c, gs_output_t topic, const char *key)
 {
     for (size_t i = c->n; i-- > 0;)
-        if (c->r[i].topic == topic && strcmp(c->r[i].key, key) == 0)
-            return &c->r[i];
+        if (c->r[i].topic == topic && strcmp(c->r[i].key, key) == 0) return &c->r[i];
     return NULL;
 }
 
@@ -224,8 +217,7 @@ static inline size_t tk_count_distinct(const tk_capture_t *c, gs_output_t topic)
 {
     size_t k = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->r[i].topic != topic)
-            continue;
+        if (c->r[i].topic != topic) continue;
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
             seen = c->r[j].topic == topic && strcmp(c->r[j].key, c->r[i].key) == 0;
@@ -234,10 +226,10 @@ static inline size_t tk_count_distinct(const tk_capture_t *c, gs_output_t topic)
     return k;
 }
 
-/* ---- partial sink ----------------------------------------------------------------------------- */
+/* ---- partial sink ---------------------------------------------------------------------------- */
 
 typedef struct tk_part {
-    gs_partial_t p;    /* p.dept points to dept below */
+    gs_partial_t p; /* p.dept points to dept below */
     char dept[256];
 } tk_part_t;
 
@@ -252,12 +244,10 @@ static inline void tk_parts_emit(void *ctx, const gs_partial_t *part)
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 64;
         tk_part_t *nr = realloc(c->r, nc * sizeof(*nr));
-        if (!nr)
-            abort();
+        if (!nr) abort();
         /* dept pointers point into the records themselves: re-aim after the move */
         for (size_t i = 0; i < c->n; i++)
-            if (nr[i].p.dept)
-                nr[i].p.dept = nr[i].dept;
+            if (nr[i].p.dept) nr[i].p.dept = nr[i].dept;
         c->r = nr;
         c->cap = nc;
     }
@@ -294,12 +284,11 @@ static inline gs_partial_sink_t tk_parts_sink(tk_parts_t *c)
 static inline int64_t tk_parts_last_wm(const tk_parts_t *c, int64_t dflt)
 {
     for (size_t i = c->n; i-- > 0;)
-        if (c->r[i].p.kind == GS_PART_WATERMARK)
-            return c->r[i].p.wm;
+        if (c->r[i].p.kind == GS_PART_WATERMARK) return c->r[i].p.wm;
     return dflt;
 }
 
-/* ---- input events ----------------------------------------------------------------------------- */
+/* ---- input events ---------------------------------------------------------------------------- */
 
 typedef struct tk_ev {
     union {
@@ -369,9 +358,9 @@ static inline const gs_event_t *tk_video(tk_ev_t *e, const char *detection_id,
 }
 
 /* `department` may be NULL (empty). deadline_ms is only meaningful for FILED. */
-static inline const gs_event_t *tk_case(tk_ev_t *e, const char *case_id, int stage,
-                                        int ref_channel, const char *ref_id, uint64_t cell,
-                                        int64_t t, int64_t deadline_ms, const char *department)
+static inline const gs_event_t *tk_case(tk_ev_t *e, const char *case_id, int stage, int ref_channel,
+                                        const char *ref_id, uint64_t cell, int64_t t,
+                                        int64_t deadline_ms, const char *department)
 {
     memset(e, 0, sizeof(*e));
     gridstream__v1__case_event__init(&e->u.cas);
@@ -382,8 +371,7 @@ static inline const gs_event_t *tk_case(tk_ev_t *e, const char *case_id, int sta
     e->u.cas.cell = cell;
     e->u.cas.event_time_ms = t;
     e->u.cas.deadline_ms = deadline_ms;
-    if (department)
-        e->u.cas.department = TK_STR(department);
+    if (department) e->u.cas.department = TK_STR(department);
     e->ev.src = GS_SRC_CASES;
     e->ev.t = t;
     e->ev.cell = cell;
@@ -391,7 +379,7 @@ static inline const gs_event_t *tk_case(tk_ev_t *e, const char *case_id, int sta
     return &e->ev;
 }
 
-/* ---- harness ---------------------------------------------------------------------------------- */
+/* ---- harness --------------------------------------------------------------------------------- */
 
 typedef struct tk_harness {
     gs_params_t p;
@@ -459,8 +447,7 @@ static inline const gs_task_metrics_t *tk_metrics(const tk_harness_t *h)
 static inline void tk_only_source(tk_harness_t *h, gs_source_t keep)
 {
     for (int i = 0; i < GS_SRC__COUNT; i++)
-        if (i != (int)keep)
-            gs_task_set_idle(h->task, (gs_source_t)i, true);
+        if (i != (int)keep) gs_task_set_idle(h->task, (gs_source_t)i, true);
 }
 
 #endif /* GS_TESTKIT_H */
