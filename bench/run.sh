@@ -39,7 +39,7 @@ Written by \`bench/run.sh\`; numbers are from one machine, measured in one run, 
 against the reference measured beside it is the figure to compare across machines.
 
 - machine: $(nproc) cores, ${cpu}, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)
-- commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- operators engine bench || echo ' (with uncommitted changes)')
+- commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- operators engine 'bench/*.c' 'bench/*.h' || echo ' (with uncommitted changes)')
 - date: $(date -u +%Y-%m-%d)
 - build: release preset (RelWithDebInfo, -O2, jemalloc)
 - input: \`gen_sample.py --partitions $partitions --seed 42 --scale $scale\`
