@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gridstream needs, only those not installed yet.
-#   deploy/install-deps.sh          build and run (compiler, CMake, protobuf-c, jemalloc, Python for
-#                                   the sample generator)
-#   deploy/install-deps.sh --test   also what the test suite needs (cmocka)
+#   deploy/install-deps.sh          build and run (compiler, CMake, protobuf-c, librdkafka, jemalloc,
+#                                   Python for the sample generator)
+#   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev
-      python3 python3-protobuf protobuf-compiler)
+      librdkafka-dev python3 python3-protobuf protobuf-compiler)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(libcmocka-dev)
+  pkgs+=(libcmocka-dev kcat python3-confluent-kafka)  # clients we did not write, for e2e tests
 fi
 
 missing=()

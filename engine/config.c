@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <librdkafka/rdkafka.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,18 @@ void gs_config_defaults(gs_config_t *c)
 {
     memset(c, 0, sizeof(*c));
     gs_params_defaults(&c->params);
+    snprintf(c->application_id, sizeof(c->application_id), "gridstream");
+}
+
+/* Kafka topic names allow [A-Za-z0-9._-]; application.id prefixes internal topic names. */
+static bool topic_safe(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+            return false;
+    return true;
 }
 
 gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char *errbuf,
@@ -25,6 +38,53 @@ gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char 
     gs_err_t err = gs_params_set(&c->params, key, value, errbuf, errlen);
     if (err != GS_ERR_NOENT)
         return err;
+    if (strcmp(key, "application.id") == 0) {
+        if (!topic_safe(value) || strlen(value) >= sizeof(c->application_id)) {
+            snprintf(errbuf, errlen,
+                     "application.id: '%.60s' must be 1..199 characters of A-Z a-z 0-9 . _ -",
+                     value);
+            return GS_ERR_CONFIG;
+        }
+        snprintf(c->application_id, sizeof(c->application_id), "%s", value);
+        return GS_OK;
+    }
+    if (strcmp(key, "bootstrap.servers") == 0) {
+        if (strlen(value) >= sizeof(c->bootstrap_servers)) {
+            snprintf(errbuf, errlen, "bootstrap.servers: longer than %zu characters",
+                     sizeof(c->bootstrap_servers) - 1);
+            return GS_ERR_CONFIG;
+        }
+        snprintf(c->bootstrap_servers, sizeof(c->bootstrap_servers), "%s", value);
+        return GS_OK;
+    }
+    if (strncmp(key, "kafka.", 6) == 0 && key[6]) {
+        const char *k = key + 6;
+        int i;
+        for (i = 0; i < c->n_kafka; i++)
+            if (strcmp(c->kafka[i].key, k) == 0)
+                break;
+        if (i == GS_CONFIG_MAX_KAFKA) {
+            snprintf(errbuf, errlen, "%s: more than %d kafka.* keys", key, GS_CONFIG_MAX_KAFKA);
+            return GS_ERR_CONFIG;
+        }
+        if (strlen(k) >= sizeof(c->kafka[i].key) || strlen(value) >= sizeof(c->kafka[i].value)) {
+            snprintf(errbuf, errlen, "%s: key or value too long", key);
+            return GS_ERR_CONFIG;
+        }
+        rd_kafka_conf_t *probe = rd_kafka_conf_new(); /* refuse what librdkafka would refuse */
+        char why[512];
+        rd_kafka_conf_res_t res = rd_kafka_conf_set(probe, k, value, why, sizeof(why));
+        rd_kafka_conf_destroy(probe);
+        if (res != RD_KAFKA_CONF_OK) {
+            snprintf(errbuf, errlen, "%s: %s", key, why);
+            return GS_ERR_CONFIG;
+        }
+        snprintf(c->kafka[i].key, sizeof(c->kafka[i].key), "%s", k);
+        snprintf(c->kafka[i].value, sizeof(c->kafka[i].value), "%s", value);
+        if (i == c->n_kafka)
+            c->n_kafka++;
+        return GS_OK;
+    }
     snprintf(errbuf, errlen, "%s: unknown configuration key (see 'gridstream config keys')", key);
     return GS_ERR_CONFIG;
 }
@@ -163,7 +223,67 @@ static void print_one(void *ctx, const char *key, const char *value, const char 
     fprintf(out, "# %s\n%s=%s\n", doc, key, value);
 }
 
+gs_err_t gs_config_from_cli(gs_config_t *c, const char *file, int argc, char **argv, char **envp)
+{
+    char err[1024];
+    gs_config_defaults(c);
+    if (file && gs_config_load_file(c, file, err, sizeof(err)) != GS_OK)
+        goto fail;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, sizeof(err), "--config needs a file");
+                goto fail;
+            }
+            if (gs_config_load_file(c, argv[++i], err, sizeof(err)) != GS_OK)
+                goto fail;
+        }
+    if (gs_config_load_env(c, envp, err, sizeof(err)) != GS_OK)
+        goto fail;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--set") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, sizeof(err), "--set needs key=value");
+                goto fail;
+            }
+            if (gs_config_set_pair(c, argv[++i], err, sizeof(err)) != GS_OK)
+                goto fail;
+        }
+    return GS_OK;
+fail:
+    fprintf(stderr, "gridstream: configuration error: %s\n", err);
+    return GS_ERR_CONFIG;
+}
+
+gs_err_t gs_config_kafka_apply(const gs_config_t *c, void *rd_conf, char *errbuf, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_conf;
+    if (c->bootstrap_servers[0] &&
+        rd_kafka_conf_set(conf, "bootstrap.servers", c->bootstrap_servers, errbuf, errlen) !=
+            RD_KAFKA_CONF_OK)
+        return GS_ERR_CONFIG;
+    for (int i = 0; i < c->n_kafka; i++) {
+        char why[512];
+        if (rd_kafka_conf_set(conf, c->kafka[i].key, c->kafka[i].value, why, sizeof(why)) !=
+            RD_KAFKA_CONF_OK) {
+            snprintf(errbuf, errlen, "kafka.%s: %s", c->kafka[i].key, why);
+            return GS_ERR_CONFIG;
+        }
+    }
+    return GS_OK;
+}
+
 void gs_config_print(const gs_config_t *c, FILE *out)
 {
+    print_one(out, "application.id", c->application_id,
+              "consumer group id, and the prefix of internal topics");
+    print_one(out, "bootstrap.servers", c->bootstrap_servers,
+              "Kafka brokers (host:port,...); empty = the embedded cluster");
+    for (int i = 0; i < c->n_kafka; i++) {
+        char k[140];
+        snprintf(k, sizeof(k), "kafka.%s", c->kafka[i].key);
+        bool secret = strstr(c->kafka[i].key, "password") || strstr(c->kafka[i].key, "secret");
+        print_one(out, k, secret ? "(hidden)" : c->kafka[i].value, "passed to librdkafka");
+    }
     gs_params_each(&c->params, print_one, out);
 }

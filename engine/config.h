@@ -11,8 +11,17 @@
 #include "gs.h"
 #include "params.h"
 
+#define GS_CONFIG_MAX_KAFKA 64
+
 typedef struct gs_config {
-    gs_params_t params; /* operator keys (params.h) */
+    gs_params_t params;            /* operator keys (params.h) */
+    char application_id[200];      /* application.id: consumer group and prefix of internal topics */
+    char bootstrap_servers[1024];  /* bootstrap.servers: empty = the embedded cluster */
+    struct {
+        char key[128];             /* librdkafka property (the part after "kafka.") */
+        char value[1024];
+    } kafka[GS_CONFIG_MAX_KAFKA];  /* kafka.*: passed to every Kafka client as they are */
+    int n_kafka;
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);
@@ -32,6 +41,20 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
  * '_', e.g. GRIDSTREAM_DEDUP_TTL_MS for dedup.ttl.ms).
  */
 gs_err_t gs_config_load_env(gs_config_t *c, char **envp, char *errbuf, size_t errlen);
+
+/*
+ * The configuration of a command line, from its sources, later winning: defaults, `file` (if not
+ * NULL), --config FILE, GRIDSTREAM_* environment (`envp`), --set key=value. Options other than
+ * --config and --set are ignored here. On error prints "gridstream: configuration error: ..." to
+ * stderr and returns GS_ERR_CONFIG.
+ */
+gs_err_t gs_config_from_cli(gs_config_t *c, const char *file, int argc, char **argv, char **envp);
+
+/*
+ * Applies bootstrap.servers (when set) and every kafka.* key to a librdkafka configuration object
+ * (an rd_kafka_conf_t *; void here so that this header does not need rdkafka.h).
+ */
+gs_err_t gs_config_kafka_apply(const gs_config_t *c, void *rd_conf, char *errbuf, size_t errlen);
 
 /* Writes the effective configuration as properties, one key a line with its doc as a comment. */
 void gs_config_print(const gs_config_t *c, FILE *out);

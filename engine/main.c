@@ -43,45 +43,10 @@ static void usage(FILE *f)
             GS_VERSION);
 }
 
-/*
- * Configuration from its sources, later winning: defaults, `file` (if not NULL) and --config FILE,
- * GRIDSTREAM_* environment, --set key=value. Returns 0, or an exit code.
- */
+/* Configuration from every source; returns 0 or the exit code of a configuration error. */
 static int load_config(gs_config_t *cfg, const char *file, int argc, char **argv)
 {
-    char err[1024];
-    gs_config_defaults(cfg);
-    if (file && gs_config_load_file(cfg, file, err, sizeof(err)) != GS_OK) {
-        fprintf(stderr, "gridstream: configuration error: %s\n", err);
-        return EXIT_USAGE;
-    }
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "gridstream: --config needs a file\n");
-                return EXIT_USAGE;
-            }
-            if (gs_config_load_file(cfg, argv[i + 1], err, sizeof(err)) != GS_OK) {
-                fprintf(stderr, "gridstream: configuration error: %s\n", err);
-                return EXIT_USAGE;
-            }
-        }
-    if (gs_config_load_env(cfg, environ, err, sizeof(err)) != GS_OK) {
-        fprintf(stderr, "gridstream: configuration error: %s\n", err);
-        return EXIT_USAGE;
-    }
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--set") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "gridstream: --set needs key=value\n");
-                return EXIT_USAGE;
-            }
-            if (gs_config_set_pair(cfg, argv[i + 1], err, sizeof(err)) != GS_OK) {
-                fprintf(stderr, "gridstream: configuration error: %s\n", err);
-                return EXIT_USAGE;
-            }
-        }
-    return 0;
+    return gs_config_from_cli(cfg, file, argc, argv, environ) == GS_OK ? 0 : EXIT_USAGE;
 }
 
 static const char *opt_value(int argc, char **argv, const char *name)

@@ -51,6 +51,10 @@ expect bad_file_line 2 "bad.properties:3: correlation.distance.m" -- \
   "$bin" replay --input "$work/in" --output "$work/o8" --config "$work/bad.properties"
 expect bad_env 2 "GRIDSTREAM_DEDUP_TTL_MS" -- \
   env GRIDSTREAM_DEDUP_TTL_MS=-5 "$bin" replay --input "$work/in" --output "$work/o9"
+expect bad_kafka_key 2 "kafka.no.such.property: No such configuration property" -- \
+  "$bin" replay --input "$work/in" --output "$work/o11" --set kafka.no.such.property=1
+expect bad_application_id 2 "application.id: 'a b' must be" -- \
+  "$bin" replay --input "$work/in" --output "$work/o12" --set "application.id=a b"
 expect missing_args 2 "--input DIR and --output DIR are required" -- "$bin" replay --input "$work/in"
 expect unknown_command 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect unexpected_arg 2 "unexpected argument '--bogus'" -- \
