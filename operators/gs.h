@@ -117,6 +117,14 @@ typedef struct gs_sink {
     void *ctx;
 } gs_sink_t;
 
+/*
+ * Makes room for `need` elements of `size` bytes in the growable array whose pointer is at
+ * `arrp` (any T **) and whose capacity is *cap, at least doubling. Returns false on OOM, leaving
+ * the array as it was. Use through GS_RESERVE(array, cap, need).
+ */
+bool gs_reserve(void *arrp, size_t *cap, size_t need, size_t size);
+#define GS_RESERVE(arr, cap, need) gs_reserve(&(arr), &(cap), (need), sizeof(*(arr)))
+
 /* Packs `msg` and emits it with a NUL-terminated key. Returns GS_OK or GS_ERR_NOMEM. */
 gs_err_t gs_sink_emit_msg(const gs_sink_t *sink, gs_output_t topic, const char *key,
                           const ProtobufCMessage *msg);

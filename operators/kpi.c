@@ -101,14 +101,8 @@ void gs_kpi_table_fini(gs_kpi_table_t *tab)
 static gs_err_t push_key(uint8_t (**arr)[GS_KPI_WKEY_LEN], size_t *n, size_t *cap,
                          const uint8_t *k)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 1024;
-        void *na = realloc(*arr, nc * GS_KPI_WKEY_LEN);
-        if (!na)
-            return GS_ERR_NOMEM;
-        *arr = na;
-        *cap = nc;
-    }
+    if (!GS_RESERVE(*arr, *cap, *n + 1))
+        return GS_ERR_NOMEM;
     memcpy((*arr)[(*n)++], k, GS_KPI_WKEY_LEN);
     return GS_OK;
 }

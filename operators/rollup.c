@@ -193,15 +193,9 @@ static bool collect_due(void *ctx, const void *key, size_t klen, void *val, size
     int32_t month = (int32_t)gs_get_be32(k + 9);
     if (!(c->wm > month_e(c->r->p, month)))
         return true;
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        due_month_t *nd = realloc(c->due, nc * sizeof(*nd));
-        if (!nd) {
-            c->oom = true;
-            return false;
-        }
-        c->due = nd;
-        c->cap = nc;
+    if (!GS_RESERVE(c->due, c->cap, c->n + 1)) {
+        c->oom = true;
+        return false;
     }
     c->due[c->n++] = (due_month_t){gs_get_be64(k + 1), month};
     return true;
@@ -221,15 +215,9 @@ static bool collect_rows(void *ctx, const void *key, size_t klen, void *val, siz
     const uint8_t *k = key;
     const sum_val_t *s = val;
     if (k[0] == GS_PART_DISTRICT) {
-        if (c->nd == c->cd) {
-            size_t nc = c->cd ? c->cd * 2 : 16;
-            gs_district_counts_t *nd = realloc(c->d, nc * sizeof(*nd));
-            if (!nd) {
-                c->oom = true;
-                return false;
-            }
-            c->d = nd;
-            c->cd = nc;
+        if (!GS_RESERVE(c->d, c->cd, c->nd + 1)) {
+            c->oom = true;
+            return false;
         }
         gs_district_counts_t *d = &c->d[c->nd++];
         memset(d, 0, sizeof(*d));
@@ -243,25 +231,10 @@ static bool collect_rows(void *ctx, const void *key, size_t klen, void *val, siz
         d->reworked = (uint64_t)s->v[6];
     } else if (k[0] == GS_PART_DEPARTMENT && s->v[0] > 0) {
         size_t nl = klen - 13;
-        if (c->ndp == c->cdp) {
-            size_t nc = c->cdp ? c->cdp * 2 : 16;
-            gs_dept_counts_t *nd = realloc(c->dp, nc * sizeof(*nd));
-            if (!nd) {
-                c->oom = true;
-                return false;
-            }
-            c->dp = nd;
-            c->cdp = nc;
-        }
-        if (c->nlen + nl + 1 > c->ncap) {
-            size_t nc = (c->ncap + nl + 1) * 2;
-            char *nn = realloc(c->names, nc);
-            if (!nn) {
-                c->oom = true;
-                return false;
-            }
-            c->names = nn;
-            c->ncap = nc;
+        if (!GS_RESERVE(c->dp, c->cdp, c->ndp + 1) ||
+            !GS_RESERVE(c->names, c->ncap, c->nlen + nl + 1)) {
+            c->oom = true;
+            return false;
         }
         memcpy(c->names + c->nlen, k + 13, nl);
         c->names[c->nlen + nl] = 0;

@@ -87,14 +87,8 @@ static bool mark_dirty(gs_store_t *s, blk_t *b)
 {
     if (b->dirty)
         return true;
-    if (s->ndirty == s->cdirty) {
-        size_t nc = s->cdirty ? s->cdirty * 2 : 256;
-        blk_t **nd = realloc(s->dirty, nc * sizeof(*nd));
-        if (!nd)
-            return false;
-        s->dirty = nd;
-        s->cdirty = nc;
-    }
+    if (!GS_RESERVE(s->dirty, s->cdirty, s->ndirty + 1))
+        return false;
     s->dirty[s->ndirty++] = b;
     b->dirty = 1;
     return true;

@@ -36,16 +36,8 @@ void gs_task_note_oom(gs_task_t *t)
 
 gs_err_t gs_keylist_push(gs_keylist_t *kl, const void *key, size_t klen)
 {
-    if (kl->len + 2 + klen > kl->cap) {
-        size_t nc = kl->cap ? kl->cap * 2 : 4096;
-        while (nc < kl->len + 2 + klen)
-            nc *= 2;
-        uint8_t *nb = realloc(kl->buf, nc);
-        if (!nb)
-            return GS_ERR_NOMEM;
-        kl->buf = nb;
-        kl->cap = nc;
-    }
+    if (!GS_RESERVE(kl->buf, kl->cap, kl->len + 2 + klen))
+        return GS_ERR_NOMEM;
     kl->buf[kl->len] = (uint8_t)(klen >> 8);
     kl->buf[kl->len + 1] = (uint8_t)klen;
     memcpy(kl->buf + kl->len + 2, key, klen);
@@ -130,15 +122,9 @@ static bool timer_less(const gs_timer_t *a, const gs_timer_t *b)
 
 void gs_task_timer_add(gs_task_t *t, int64_t at, uint64_t handle)
 {
-    if (t->nheap == t->cheap) {
-        size_t nc = t->cheap ? t->cheap * 2 : 256;
-        gs_timer_t *nh = realloc(t->heap, nc * sizeof(*nh));
-        if (!nh) {
-            gs_task_note_oom(t);
-            return;
-        }
-        t->heap = nh;
-        t->cheap = nc;
+    if (!GS_RESERVE(t->heap, t->cheap, t->nheap + 1)) {
+        gs_task_note_oom(t);
+        return;
     }
     size_t i = t->nheap++;
     t->heap[i] = (gs_timer_t){at, handle};
@@ -206,15 +192,9 @@ void gs_task_month_register(gs_task_t *t, int32_t month, int64_t e)
 {
     if (month_find(t, month))
         return;
-    if (t->nmonths == t->cmonths) {
-        size_t nc = t->cmonths ? t->cmonths * 2 : 16;
-        gs_month_state_t *nm = realloc(t->months, nc * sizeof(*nm));
-        if (!nm) {
-            gs_task_note_oom(t);
-            return;
-        }
-        t->months = nm;
-        t->cmonths = nc;
+    if (!GS_RESERVE(t->months, t->cmonths, t->nmonths + 1)) {
+        gs_task_note_oom(t);
+        return;
     }
     size_t i = t->nmonths++;
     while (i > 0 && t->months[i - 1].month > month) {
@@ -416,15 +396,9 @@ void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
 
     if (!inc->out_dirty) {
         inc->out_dirty = 1;
-        if (t->nout == t->cout) {
-            size_t nc = t->cout ? t->cout * 2 : 1024;
-            uint64_t *no = realloc(t->out_inc, nc * sizeof(*no));
-            if (!no) {
-                gs_task_note_oom(t);
-                return;
-            }
-            t->out_inc = no;
-            t->cout = nc;
+        if (!GS_RESERVE(t->out_inc, t->cout, t->nout + 1)) {
+            gs_task_note_oom(t);
+            return;
         }
         t->out_inc[t->nout++] = inc->handle;
     }
