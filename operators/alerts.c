@@ -60,11 +60,9 @@ static void hotspot_check(gs_task_t *t, const gs_incident_t *inc)
         horizon = t->wm - p->hotspot_window_ms - p->kpi_retention_ms;
 
     size_t cap = sizeof(cell_hdr_t) + (size_t)(nopen + nhot + 2) * sizeof(int64_t);
-    uint8_t *buf = malloc(cap);
-    if (!buf) {
-        gs_task_note_oom(t);
+    uint8_t *buf = gs_task_scratch(t, cap);
+    if (!buf)
         return;
-    }
     cell_hdr_t *h = (cell_hdr_t *)buf;
     int64_t *nt = (int64_t *)(h + 1);
     uint32_t no = 0, nh = 0;
@@ -94,7 +92,6 @@ static void hotspot_check(gs_task_t *t, const gs_incident_t *inc)
     if (!gs_store_put(t->st, GS_NS_CELL, k, 8, buf,
                       sizeof(cell_hdr_t) + (size_t)(no + nh) * sizeof(int64_t)))
         gs_task_note_oom(t);
-    free(buf);
     if (fire) {
         char msg[128];
         snprintf(msg, sizeof(msg), "%u incidents opened in cell %llu within %lld min", count,

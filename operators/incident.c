@@ -148,16 +148,13 @@ static uint64_t open_incident(gs_task_t *t, const gs_signal_t *sig)
     cand_key(ck, sig->cell, sig->problem);
     size_t clen = 0;
     const uint8_t *old = gs_store_get(t->st, GS_NS_CANDIDATE, ck, 12, &clen);
-    uint8_t *copy = malloc(clen + 8);
-    if (!copy) {
-        gs_task_note_oom(t);
-    } else {
+    uint8_t *copy = gs_task_scratch(t, clen + 8);
+    if (copy) {
         if (clen)
             memcpy(copy, old, clen);
         gs_put_be64(copy + clen, handle);
         if (!gs_store_put(t->st, GS_NS_CANDIDATE, ck, 12, copy, clen + 8))
             gs_task_note_oom(t);
-        free(copy);
     }
     ref_set(t, sig, handle);
     t->m.incidents_opened++;
@@ -252,16 +249,9 @@ static gs_incident_t *set_depts(gs_task_t *t, gs_incident_t *inc, const char *de
                                 const char *scd, size_t sclen)
 {
     size_t need = sizeof(*inc) + inc->id_len + dlen + sclen;
-    if (need > t->cscratch) {
-        uint8_t *ns = realloc(t->scratch, need * 2);
-        if (!ns) {
-            gs_task_note_oom(t);
-            return inc;
-        }
-        t->scratch = ns;
-        t->cscratch = need * 2;
-    }
-    uint8_t *b = t->scratch;
+    uint8_t *b = gs_task_scratch(t, need);
+    if (!b)
+        return inc;
     memcpy(b, inc, sizeof(*inc) + inc->id_len);
     memmove(b + sizeof(*inc) + inc->id_len, dept, dlen);
     memmove(b + sizeof(*inc) + inc->id_len + dlen, scd, sclen);

@@ -34,14 +34,81 @@ typedef struct table {
     size_t filled; /* live + tombstone slots */
 } table_t;
 
+/*
+ * Blocks up to POOL_MAX bytes come from size classes of 16 bytes carved out of 64 KiB slabs and go
+ * back to their class's free list, so a store in steady state (identities registered and swept,
+ * windows created and emitted) allocates nothing per record. Larger blocks use malloc.
+ */
+#define POOL_CLASS 16
+#define POOL_MAX 512
+#define POOL_SLAB 65536
+
+typedef struct slab {
+    struct slab *next;
+} slab_t;
+
 struct gs_store {
     table_t t[GS_NS__COUNT];
+    void *free_list[POOL_MAX / POOL_CLASS + 1]; /* by size class */
+    slab_t *slabs;
+    uint8_t *carve;   /* unused tail of the newest slab */
+    size_t carve_left;
     blk_t **dirty;
     size_t ndirty, cdirty;
     size_t bytes;
     gs_store_loader_fn loader;
     void *loader_ctx;
 };
+
+static size_t blk_bytes(size_t klen, size_t vcap)
+{
+    return sizeof(blk_t) + (((size_t)klen + 7u) & ~(size_t)7u) + vcap;
+}
+
+static void *pool_alloc(gs_store_t *s, size_t n)
+{
+#ifdef GS_NO_POOL /* sanitizer builds: every block its own allocation, so ASan sees each one */
+    (void)s;
+    return malloc(n);
+#endif
+    if (n > POOL_MAX)
+        return malloc(n);
+    size_t c = (n + POOL_CLASS - 1) / POOL_CLASS;
+    void *p = s->free_list[c];
+    if (p) {
+        memcpy(&s->free_list[c], p, sizeof(void *));
+        return p;
+    }
+    size_t sz = c * POOL_CLASS;
+    if (s->carve_left < sz) {
+        slab_t *sl = malloc(POOL_SLAB);
+        if (!sl)
+            return NULL;
+        sl->next = s->slabs;
+        s->slabs = sl;
+        s->carve = (uint8_t *)sl + POOL_CLASS; /* keeps 16-byte alignment */
+        s->carve_left = POOL_SLAB - POOL_CLASS;
+    }
+    p = s->carve;
+    s->carve += sz;
+    s->carve_left -= sz;
+    return p;
+}
+
+static void blk_free(gs_store_t *s, blk_t *b)
+{
+    size_t n = blk_bytes(b->klen, b->vcap);
+#ifdef GS_NO_POOL
+    n = POOL_MAX + 1;
+#endif
+    if (n > POOL_MAX) {
+        free(b);
+        return;
+    }
+    size_t c = (n + POOL_CLASS - 1) / POOL_CLASS;
+    memcpy(b, &s->free_list[c], sizeof(void *));
+    s->free_list[c] = b;
+}
 
 static inline size_t koff(uint32_t klen)
 {
@@ -64,16 +131,21 @@ void gs_store_destroy(gs_store_t *s)
         return;
     for (size_t i = 0; i < s->ndirty; i++) /* outgrown blocks live only on the dirty list */
         if (s->dirty[i]->state == BLK_REPLACED)
-            free(s->dirty[i]);
+            blk_free(s, s->dirty[i]);
     for (int n = 0; n < GS_NS__COUNT; n++) {
         table_t *t = &s->t[n];
         if (t->mask)
             for (size_t i = 0; i <= t->mask; i++)
                 if (t->slots[i] && t->slots[i] != TOMB)
-                    free(t->slots[i]); /* live and deleted-but-unflushed blocks */
+                    blk_free(s, t->slots[i]); /* live and deleted-but-unflushed blocks */
         free(t->slots);
     }
     free(s->dirty);
+    while (s->slabs) {
+        slab_t *next = s->slabs->next;
+        free(s->slabs);
+        s->slabs = next;
+    }
     free(s);
 }
 
@@ -169,12 +241,13 @@ static blk_t *lookup(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, ui
     return t->slots[i];
 }
 
-static blk_t *blk_alloc(gs_ns_t ns, uint64_t h, const void *key, size_t klen, size_t vlen)
+static blk_t *blk_alloc(gs_store_t *s, gs_ns_t ns, uint64_t h, const void *key, size_t klen,
+                        size_t vlen)
 {
     size_t vcap = (vlen + 7u) & ~(size_t)7u;
     if (vcap == 0)
         vcap = 8;
-    blk_t *b = malloc(sizeof(blk_t) + koff((uint32_t)klen) + vcap);
+    blk_t *b = pool_alloc(s, blk_bytes(klen, vcap));
     if (!b)
         return NULL;
     b->hash = h;
@@ -197,7 +270,7 @@ static void blk_retire(gs_store_t *s, blk_t *b)
     if (b->dirty)
         b->state = BLK_REPLACED;
     else
-        free(b);
+        blk_free(s, b);
 }
 
 static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, uint64_t h,
@@ -221,7 +294,7 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
         s->bytes -= b->vlen;
         b->vlen = (uint32_t)vlen;
     } else {
-        blk_t *nb = blk_alloc(ns, h, key, klen, vlen);
+        blk_t *nb = blk_alloc(s, ns, h, key, klen, vlen);
         if (!nb)
             return NULL;
         if (b)
@@ -311,7 +384,7 @@ bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)
     if (!mark_dirty(s, b)) {
         /* no room to queue the tombstone: drop the block now (a loader would see the old value) */
         unlink_blk(s, b);
-        free(b);
+        blk_free(s, b);
     }
     return true;
 }
@@ -354,7 +427,7 @@ void gs_store_flush(gs_store_t *s, gs_store_flush_fn fn, void *ctx)
                     fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, NULL, 0);
                 unlink_blk(s, b);
             }
-            free(b);
+            blk_free(s, b);
         }
     }
     s->ndirty = 0;

@@ -34,6 +34,15 @@ void gs_task_note_oom(gs_task_t *t)
     t->oom = GS_ERR_NOMEM;
 }
 
+uint8_t *gs_task_scratch(gs_task_t *t, size_t n)
+{
+    if (!GS_RESERVE(t->scratch, t->cscratch, n)) {
+        gs_task_note_oom(t);
+        return NULL;
+    }
+    return t->scratch;
+}
+
 gs_err_t gs_keylist_push(gs_keylist_t *kl, const void *key, size_t klen)
 {
     if (!GS_RESERVE(kl->buf, kl->cap, kl->len + 2 + klen))

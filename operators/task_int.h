@@ -129,6 +129,8 @@ void gs_incident_score_counts(const gs_incident_t *inc, int64_t v[GS_SCORE_NCOUN
 void gs_task_timer_add(gs_task_t *t, int64_t at, uint64_t handle);
 void gs_task_month_register(gs_task_t *t, int32_t month, int64_t e);
 void gs_task_note_oom(gs_task_t *t);
+/* The task's scratch buffer, at least n bytes; valid until the next call. NULL on OOM. */
+uint8_t *gs_task_scratch(gs_task_t *t, size_t n);
 gs_err_t gs_keylist_push(gs_keylist_t *kl, const void *key, size_t klen);
 
 /* alerts.c */

@@ -2,7 +2,7 @@
 # The test suite, from a fresh Debian 12 machine: install dependencies, build with AddressSanitizer
 # and UndefinedBehaviorSanitizer (-Werror), and run every test (unit: cmocka per module;
 # integration: replay against the independent Python reference, determinism, bad input files,
-# the CLI).
+# the CLI), then the integration tests once more on the optimised release build.
 #   tests/run.sh [ctest arguments...]      e.g. tests/run.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,3 +13,11 @@ cmake --build build/asan -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir build/asan --output-on-failure -j"$(nproc)" "$@"
+
+# The optimised build (pooled state blocks, jemalloc, -O2) must give the same results: the
+# integration tests again, on the release preset.
+if [[ $# -eq 0 ]]; then
+  cmake --preset release >/dev/null
+  cmake --build build/release -j"$(nproc)"
+  ctest --test-dir build/release --output-on-failure -L integration
+fi
