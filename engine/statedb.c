@@ -1,0 +1,356 @@
+/*
+ * statedb.c - RocksDB persistence of task state (statedb.h).
+ *
+ * Layout: column family "default" holds checkpoints under [task u32 BE]"checkpoint"; column family
+ * "ns<N>" holds namespace N, every key prefixed with the 4-byte big-endian task id. The WAL is on
+ * for commits and off for restore batches.
+ */
+#include "statedb.h"
+
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gs_statedb {
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_block_based_table_options_t *table;
+    rocksdb_cache_t *cache;
+    rocksdb_column_family_handle_t *cf[GS_NS__COUNT + 1]; /* [0] default, [1 + ns] */
+    rocksdb_readoptions_t *ro;
+    rocksdb_writeoptions_t *wo_sync, *wo_nowal;
+    struct loader_ctx *loaders; /* one per attached task, freed at close */
+};
+
+struct gs_statedb_batch {
+    rocksdb_writebatch_t *wb;
+    /* the target database's handles are only known at commit: entries wait here in encoded form */
+    uint8_t *buf;
+    size_t len, cap, count;
+};
+
+typedef struct loader_ctx {
+    gs_statedb_t *db;
+    uint32_t task;
+    struct loader_ctx *next;
+} loader_ctx_t;
+
+static void put_be32(uint8_t *o, uint32_t v)
+{
+    o[0] = (uint8_t)(v >> 24);
+    o[1] = (uint8_t)(v >> 16);
+    o[2] = (uint8_t)(v >> 8);
+    o[3] = (uint8_t)v;
+}
+
+bool gs_statedb_transient(gs_ns_t ns)
+{
+    return ns == GS_NS_KPI_BUCKET;
+}
+
+gs_statedb_t *gs_statedb_open(const char *dir, size_t memory_bytes, char *errbuf, size_t errlen)
+{
+    gs_statedb_t *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    if (memory_bytes < (16u << 20))
+        memory_bytes = 16u << 20;
+    d->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(d->opts, 1);
+    rocksdb_options_set_create_missing_column_families(d->opts, 1);
+    /* memtables of every column family together: half the budget (a WriteBufferManager) */
+    rocksdb_options_set_db_write_buffer_size(d->opts, memory_bytes / 2);
+    rocksdb_options_set_write_buffer_size(d->opts, memory_bytes / 8);
+    d->cache = rocksdb_cache_create_lru(memory_bytes / 2);
+    d->table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(d->table, d->cache);
+    rocksdb_options_set_block_based_table_factory(d->opts, d->table);
+
+    const char *names[GS_NS__COUNT + 1];
+    char namebuf[GS_NS__COUNT + 1][16];
+    const rocksdb_options_t *cfopts[GS_NS__COUNT + 1];
+    for (int i = 0; i <= GS_NS__COUNT; i++) {
+        if (i == 0)
+            snprintf(namebuf[i], sizeof(namebuf[i]), "default");
+        else
+            snprintf(namebuf[i], sizeof(namebuf[i]), "ns%d", i - 1);
+        names[i] = namebuf[i];
+        cfopts[i] = d->opts;
+    }
+    char *err = NULL;
+    d->db = rocksdb_open_column_families(d->opts, dir, GS_NS__COUNT + 1, names, cfopts, d->cf, &err);
+    if (err) {
+        snprintf(errbuf, errlen, "state.dir %s: %s", dir, err);
+        free(err);
+        gs_statedb_close(d);
+        return NULL;
+    }
+    d->ro = rocksdb_readoptions_create();
+    d->wo_sync = rocksdb_writeoptions_create();
+    d->wo_nowal = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_disable_WAL(d->wo_nowal, 1);
+    return d;
+}
+
+void gs_statedb_close(gs_statedb_t *d)
+{
+    if (!d)
+        return;
+    if (d->db) {
+        for (int i = 0; i <= GS_NS__COUNT; i++)
+            if (d->cf[i])
+                rocksdb_column_family_handle_destroy(d->cf[i]);
+        rocksdb_close(d->db);
+    }
+    if (d->ro)
+        rocksdb_readoptions_destroy(d->ro);
+    if (d->wo_sync)
+        rocksdb_writeoptions_destroy(d->wo_sync);
+    if (d->wo_nowal)
+        rocksdb_writeoptions_destroy(d->wo_nowal);
+    if (d->table)
+        rocksdb_block_based_options_destroy(d->table);
+    if (d->cache)
+        rocksdb_cache_destroy(d->cache);
+    if (d->opts)
+        rocksdb_options_destroy(d->opts);
+    while (d->loaders) {
+        loader_ctx_t *next = d->loaders->next;
+        free(d->loaders);
+        d->loaders = next;
+    }
+    free(d);
+}
+
+static bool load(void *ctx, gs_ns_t ns, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    loader_ctx_t *l = ctx;
+    if (gs_statedb_transient(ns))
+        return false;
+    uint8_t stack[512];
+    uint8_t *k = klen + 4 <= sizeof(stack) ? stack : malloc(klen + 4);
+    if (!k)
+        return false;
+    put_be32(k, l->task);
+    memcpy(k + 4, key, klen);
+    char *err = NULL;
+    size_t n = 0;
+    char *v = rocksdb_get_cf(l->db->db, l->db->ro, l->db->cf[1 + ns], (const char *)k, klen + 4,
+                             &n, &err);
+    if (k != stack)
+        free(k);
+    if (err) {
+        free(err);
+        return false;
+    }
+    if (!v)
+        return false;
+    *val = v; /* malloc-ed by RocksDB's C API: the store frees it */
+    *vlen = n;
+    return true;
+}
+
+void gs_statedb_attach(gs_statedb_t *db, uint32_t task, gs_store_t *st)
+{
+    /* the context lives as long as the database: one small allocation per attached task */
+    loader_ctx_t *l = malloc(sizeof(*l));
+    if (!l)
+        return;
+    *l = (loader_ctx_t){db, task, db->loaders};
+    db->loaders = l;
+    gs_store_set_loader(st, load, l);
+}
+
+gs_statedb_batch_t *gs_statedb_batch_new(void)
+{
+    return calloc(1, sizeof(gs_statedb_batch_t));
+}
+
+void gs_statedb_batch_destroy(gs_statedb_batch_t *b)
+{
+    if (!b)
+        return;
+    free(b->buf);
+    free(b);
+}
+
+void gs_statedb_batch_clear(gs_statedb_batch_t *b)
+{
+    b->len = b->count = 0;
+}
+
+size_t gs_statedb_batch_count(const gs_statedb_batch_t *b)
+{
+    return b->count;
+}
+
+/* Entry encoding: [ns u8][del u8][klen u32][vlen u32][task+key][val] */
+void gs_statedb_batch_put(gs_statedb_batch_t *b, uint32_t task, gs_ns_t ns, const void *key,
+                          size_t klen, const void *val, size_t vlen)
+{
+    size_t need = b->len + 10 + 4 + klen + (val ? vlen : 0);
+    if (!GS_RESERVE(b->buf, b->cap, need))
+        return; /* the commit reports the short batch as an error */
+    uint8_t *p = b->buf + b->len;
+    p[0] = (uint8_t)ns;
+    p[1] = val == NULL;
+    put_be32(p + 2, (uint32_t)(klen + 4));
+    put_be32(p + 6, (uint32_t)(val ? vlen : 0));
+    put_be32(p + 10, task);
+    memcpy(p + 14, key, klen);
+    if (val && vlen)
+        memcpy(p + 14 + klen, val, vlen);
+    b->len = need;
+    b->count++;
+}
+
+typedef struct stage_ctx {
+    gs_statedb_batch_t *b;
+    uint32_t task;
+    gs_changelog_fn changelog;
+    void *ctx;
+} stage_ctx_t;
+
+static void stage_one(void *ctx, gs_ns_t ns, const void *key, size_t klen, const void *val,
+                      size_t vlen)
+{
+    stage_ctx_t *s = ctx;
+    if (gs_statedb_transient(ns))
+        return;
+    gs_statedb_batch_put(s->b, s->task, ns, key, klen, val, vlen);
+    if (s->changelog)
+        s->changelog(s->ctx, s->task, ns, key, klen, val, vlen);
+}
+
+void gs_statedb_stage(gs_statedb_batch_t *b, uint32_t task, gs_store_t *st,
+                      gs_changelog_fn changelog, void *ctx)
+{
+    stage_ctx_t s = {b, task, changelog, ctx};
+    gs_store_flush(st, stage_one, &s);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
+                           const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen)
+{
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    size_t n = 0;
+    for (size_t off = 0; off < b->len; n++) {
+        const uint8_t *p = b->buf + off;
+        uint32_t kl = get_be32(p + 2), vl = get_be32(p + 6);
+        rocksdb_column_family_handle_t *cf = db->cf[1 + p[0]];
+        if (p[1])
+            rocksdb_writebatch_delete_cf(wb, cf, (const char *)p + 10, kl);
+        else
+            rocksdb_writebatch_put_cf(wb, cf, (const char *)p + 10, kl, (const char *)p + 10 + kl,
+                                      vl);
+        off += 10 + kl + vl;
+    }
+    if (n != b->count) {
+        rocksdb_writebatch_destroy(wb);
+        snprintf(errbuf, errlen, "task %u: state batch incomplete (out of memory)", task);
+        return GS_ERR_NOMEM;
+    }
+    uint8_t ck[4 + 10], cv[8];
+    put_be32(ck, task);
+    memcpy(ck + 4, "checkpoint", 10);
+    uint64_t off = (uint64_t)cp->changelog_offset;
+    for (int i = 7; i >= 0; i--, off >>= 8)
+        cv[i] = (uint8_t)off;
+    rocksdb_writebatch_put_cf(wb, db->cf[0], (const char *)ck, sizeof(ck), (const char *)cv, 8);
+    char *err = NULL;
+    rocksdb_write(db->db, wal ? db->wo_sync : db->wo_nowal, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    if (err) {
+        snprintf(errbuf, errlen, "task %u: RocksDB write: %s", task, err);
+        free(err);
+        return GS_ERR_IO;
+    }
+    gs_statedb_batch_clear(b);
+    return GS_OK;
+}
+
+gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t *cp, char *errbuf,
+                               size_t errlen)
+{
+    uint8_t ck[4 + 10];
+    put_be32(ck, task);
+    memcpy(ck + 4, "checkpoint", 10);
+    char *err = NULL;
+    size_t n = 0;
+    char *v = rocksdb_get_cf(db->db, db->ro, db->cf[0], (const char *)ck, sizeof(ck), &n, &err);
+    if (err) {
+        snprintf(errbuf, errlen, "task %u: RocksDB read: %s", task, err);
+        free(err);
+        return GS_ERR_IO;
+    }
+    cp->changelog_offset = -1;
+    if (v && n == 8) {
+        uint64_t o = 0;
+        for (int i = 0; i < 8; i++)
+            o = (o << 8) | (uint8_t)v[i];
+        cp->changelog_offset = (int64_t)o;
+    }
+    free(v);
+    return GS_OK;
+}
+
+gs_err_t gs_statedb_drop_task(gs_statedb_t *db, uint32_t task, char *errbuf, size_t errlen)
+{
+    /* [task] .. [task + 1]: every key of the task (task ids are partition numbers, < 2^32 - 1) */
+    uint8_t lo[4], hi[4];
+    put_be32(lo, task);
+    put_be32(hi, task + 1);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (int i = 1; i <= GS_NS__COUNT; i++)
+        rocksdb_writebatch_delete_range_cf(wb, db->cf[i], (const char *)lo, 4, (const char *)hi,
+                                           4);
+    uint8_t ck[4 + 10];
+    put_be32(ck, task);
+    memcpy(ck + 4, "checkpoint", 10);
+    rocksdb_writebatch_delete_cf(wb, db->cf[0], (const char *)ck, sizeof(ck));
+    char *err = NULL;
+    rocksdb_write(db->db, db->wo_sync, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    if (err) {
+        snprintf(errbuf, errlen, "task %u: RocksDB delete range: %s", task, err);
+        free(err);
+        return GS_ERR_IO;
+    }
+    return GS_OK;
+}
+
+gs_err_t gs_statedb_scan(gs_statedb_t *db, uint32_t task, gs_ns_t ns,
+                         bool (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                    size_t vlen),
+                         void *ctx)
+{
+    uint8_t prefix[4];
+    put_be32(prefix, task);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->db, db->ro, db->cf[1 + ns]);
+    for (rocksdb_iter_seek(it, (const char *)prefix, 4); rocksdb_iter_valid(it);
+         rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        if (kl < 4 || memcmp(k, prefix, 4) != 0)
+            break;
+        const char *v = rocksdb_iter_value(it, &vl);
+        if (!fn(ctx, k + 4, kl - 4, v, vl))
+            break;
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    if (err) {
+        free(err);
+        return GS_ERR_IO;
+    }
+    return GS_OK;
+}

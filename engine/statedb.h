@@ -1,0 +1,82 @@
+/*
+ * statedb.h - the persistent side of task state (DESIGN.md "State"): one RocksDB instance per
+ * process, one column family per store namespace, keys prefixed by the task id so that a task's
+ * state is one key range, one shared block cache and a bound on all memtables.
+ *
+ * The commit protocol writes here only after the Kafka transaction that carried the same entries
+ * to the changelog has committed: gs_statedb_stage() collects a task's changed entries (and hands
+ * each to a changelog callback), gs_statedb_commit() writes the collected batch together with the
+ * task's checkpoint in one atomic WriteBatch. Local state therefore never holds uncommitted data.
+ *
+ * Thread safety: RocksDB calls are thread-safe; a gs_statedb_batch_t belongs to one thread.
+ */
+#ifndef GS_STATEDB_H
+#define GS_STATEDB_H
+
+#include "gs.h"
+#include "store.h"
+
+typedef struct gs_statedb gs_statedb_t;
+typedef struct gs_statedb_batch gs_statedb_batch_t;
+
+/* What a task has durably applied: the changelog offset after its last committed entry. */
+typedef struct gs_checkpoint {
+    int64_t changelog_offset; /* -1: none */
+} gs_checkpoint_t;
+
+/*
+ * Opens (creating if needed) the database in `dir`. `memory_bytes` bounds the block cache plus all
+ * memtables (half each). NULL on failure with the reason in errbuf.
+ */
+gs_statedb_t *gs_statedb_open(const char *dir, size_t memory_bytes, char *errbuf, size_t errlen);
+void gs_statedb_close(gs_statedb_t *db); /* NULL is a no-op */
+
+/* Makes `st` read missing keys of task `task` from the database (the store's miss loader). */
+void gs_statedb_attach(gs_statedb_t *db, uint32_t task, gs_store_t *st);
+
+/*
+ * Namespaces that are never persisted: transient between two flushes of the task (KPI buckets).
+ */
+bool gs_statedb_transient(gs_ns_t ns);
+
+/* Changelog callback: one changed entry (val NULL for a delete). */
+typedef void (*gs_changelog_fn)(void *ctx, uint32_t task, gs_ns_t ns, const void *key, size_t klen,
+                                const void *val, size_t vlen);
+
+gs_statedb_batch_t *gs_statedb_batch_new(void);
+void gs_statedb_batch_destroy(gs_statedb_batch_t *b); /* NULL is a no-op */
+void gs_statedb_batch_clear(gs_statedb_batch_t *b);
+size_t gs_statedb_batch_count(const gs_statedb_batch_t *b);
+
+/*
+ * Takes every entry of `st` changed since its last flush into batch `b` for task `task`, calling
+ * `changelog` (may be NULL) for each persisted one. Clears the store's dirty marks.
+ */
+void gs_statedb_stage(gs_statedb_batch_t *b, uint32_t task, gs_store_t *st,
+                      gs_changelog_fn changelog, void *ctx);
+
+/* Adds one entry as restored from the changelog (val NULL = delete). */
+void gs_statedb_batch_put(gs_statedb_batch_t *b, uint32_t task, gs_ns_t ns, const void *key,
+                          size_t klen, const void *val, size_t vlen);
+
+/*
+ * Writes the batch and task `task`'s checkpoint atomically, then clears the batch. `sync` forces
+ * the WAL to disk; restore passes `wal` false (bulk load: a crash restarts the restore).
+ */
+gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
+                           const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen);
+
+/* The checkpoint of `task`; changelog_offset -1 if it has none. */
+gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t *cp, char *errbuf,
+                               size_t errlen);
+
+/* Deletes every entry and the checkpoint of `task` (a task that moved away). */
+gs_err_t gs_statedb_drop_task(gs_statedb_t *db, uint32_t task, char *errbuf, size_t errlen);
+
+/* Calls fn for every persisted entry of (task, ns), in key order; fn returns false to stop. */
+gs_err_t gs_statedb_scan(gs_statedb_t *db, uint32_t task, gs_ns_t ns,
+                         bool (*fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                    size_t vlen),
+                         void *ctx);
+
+#endif
