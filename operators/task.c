@@ -29,6 +29,16 @@ typedef struct score_val {
 
 enum { SCORE_DISTRICT = 'D', SCORE_DEPT = 'P' };
 
+/* GS_NS_META "task": what a task needs back after a restart besides its keyed state. Followed by
+   the registered months (gs_month_state_t each). Idle flags are not kept: they are wall-clock. */
+typedef struct task_meta {
+    uint64_t next_handle;
+    int64_t wm, next_sweep;
+    int64_t part_max[GS_SRC__COUNT];
+    uint8_t part_seen[GS_SRC__COUNT];
+    uint8_t pad[4];
+} task_meta_t;
+
 void gs_task_note_oom(gs_task_t *t)
 {
     t->oom = GS_ERR_NOMEM;
@@ -76,9 +86,23 @@ gs_task_t *gs_task_new(uint32_t id, const gs_params_t *p, gs_store_t *st, const 
     t->wm = GS_TIME_MIN;
     t->next_sweep = GS_TIME_MIN;
     t->next_handle = 1;
-    const uint64_t *nh = gs_store_get(t->st, GS_NS_META, "next_handle", 11, NULL);
-    if (nh)
-        t->next_handle = *nh;
+    /* a restored task picks up its counters, watermark and months where its last flush left them */
+    size_t ml = 0;
+    const task_meta_t *meta = gs_store_get(t->st, GS_NS_META, "task", 4, &ml);
+    if (meta && ml >= sizeof(*meta)) {
+        t->next_handle = meta->next_handle;
+        t->wm = meta->wm;
+        t->next_sweep = meta->next_sweep;
+        for (int i = 0; i < GS_SRC__COUNT; i++) {
+            t->part_max[i] = meta->part_max[i];
+            t->part_seen[i] = meta->part_seen[i];
+        }
+        size_t nm = (ml - sizeof(*meta)) / sizeof(gs_month_state_t);
+        if (nm && GS_RESERVE(t->months, t->cmonths, nm)) {
+            memcpy(t->months, meta + 1, nm * sizeof(gs_month_state_t));
+            t->nmonths = nm;
+        }
+    }
     gs_kpi_table_init(&t->win, t->st, GS_NS_KPI_WINDOW);
     return t;
 }
@@ -413,6 +437,15 @@ void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
     }
 }
 
+void gs_task_restore_incident(gs_task_t *t, const void *val, size_t vlen)
+{
+    const gs_incident_t *inc = val;
+    if (vlen < sizeof(*inc) || vlen < gs_inc_size(inc))
+        return;
+    if (inc->filed_ms != 0 && !inc->overdue_done)
+        gs_task_timer_add(t, inc->deadline_ms, inc->handle);
+}
+
 /* ---- apply ------------------------------------------------------------------------------------ */
 
 static void advance(gs_task_t *t, gs_source_t src, int64_t ts)
@@ -566,9 +599,21 @@ gs_err_t gs_task_flush(gs_task_t *t)
     /* 5. the watermark, last: the rollup may act on it only after the counts above */
     gs_partial_t wp = {.kind = GS_PART_WATERMARK, .source = t->id, .wm = t->wm};
     t->parts.emit(t->parts.ctx, &wp);
-    uint64_t nh = t->next_handle;
-    if (!gs_store_put(t->st, GS_NS_META, "next_handle", 11, &nh, sizeof(nh)))
+    size_t ml = sizeof(task_meta_t) + t->nmonths * sizeof(gs_month_state_t);
+    task_meta_t *meta = gs_store_put(t->st, GS_NS_META, "task", 4, NULL, ml);
+    if (!meta) {
         gs_task_note_oom(t);
+    } else {
+        meta->next_handle = t->next_handle;
+        meta->wm = t->wm;
+        meta->next_sweep = t->next_sweep;
+        for (int i = 0; i < GS_SRC__COUNT; i++) {
+            meta->part_max[i] = t->part_max[i];
+            meta->part_seen[i] = t->part_seen[i];
+        }
+        if (t->nmonths)
+            memcpy(meta + 1, t->months, t->nmonths * sizeof(gs_month_state_t));
+    }
     gs_err_t err = t->oom;
     t->oom = GS_OK;
     return err;

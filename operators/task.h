@@ -59,6 +59,13 @@ void gs_task_set_idle(gs_task_t *t, gs_source_t src, bool idle);
 /* End of input: the watermark becomes +infinity; every timer fires. */
 void gs_task_finish(gs_task_t *t);
 
+/*
+ * Restore: the engine passes every persisted incident of the task (GS_NS_INCIDENT values) after
+ * creating it over a store with a loader, so that the in-memory deadline index is rebuilt. The
+ * watermark, counters and scorecard months come back by themselves from GS_NS_META.
+ */
+void gs_task_restore_incident(gs_task_t *t, const void *val, size_t vlen);
+
 /* The task's watermark (GS_TIME_MIN while some active partition has applied nothing). */
 int64_t gs_task_watermark(const gs_task_t *t);
 
