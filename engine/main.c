@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "bench.h"
+#include "cluster.h"
 #include "config.h"
 #include "dump.h"
 #include "replay.h"
+#include "topics.h"
 
 extern char **environ;
 
@@ -26,6 +28,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
             "  dump FILE...                      decode record files to JSON lines\n"
+            "  broker [--partitions N]           run the embedded Kafka-protocol cluster with every topic\n"
+            "  topics --partitions N             print every topic the engine needs (name partitions policy)\n"
             "  bench replay --input DIR          replay throughput vs. protobuf-c decode-only\n"
             "  config check FILE                 validate a properties file, print the effective config\n"
             "  config keys                       list every configuration key with its default\n"
@@ -144,6 +148,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "broker") == 0)
+        return gs_broker_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "topics") == 0)
+        return gs_topics_main(argc - 2, argv + 2);
     if (strcmp(cmd, "dump") == 0)
         return gs_dump_main(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
