@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "dump.h"
+#include "gen.h"
 #include "replay.h"
 #include "topics.h"
 
@@ -27,6 +28,7 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
+            "  gen (--output DIR | --bootstrap HOST:PORT)  a synthetic city to the input topics\n"
             "  dump FILE...                      decode record files to JSON lines\n"
             "  broker [--partitions N]           run the embedded Kafka-protocol cluster with every topic\n"
             "  topics --partitions N             print every topic the engine needs (name partitions policy)\n"
@@ -152,6 +154,8 @@ int main(int argc, char **argv)
         return gs_broker_main(argc - 2, argv + 2);
     if (strcmp(cmd, "topics") == 0)
         return gs_topics_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "gen") == 0)
+        return gs_gen_main(argc - 2, argv + 2);
     if (strcmp(cmd, "dump") == 0)
         return gs_dump_main(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
