@@ -1325,7 +1325,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 {
     char buf[4096];
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-        snprintf(err, errlen, "%s: path too long", path);
+        snprintf(err, errlen, "%.200s...: path too long", path);
         return -1;
     }
     for (char *p = buf + 1;; p++) {
@@ -1335,7 +1335,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
             struct stat sb;
             if (mkdir(buf, 0777) != 0 &&
                 (errno != EEXIST || stat(buf, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
-                snprintf(err, errlen, "%s: %s", buf,
+                snprintf(err, errlen, "%.900s: %s", buf,
                          errno == EEXIST ? "not a directory" : strerror(errno));
                 return -1;
             }

@@ -160,8 +160,8 @@ typedef struct check_ctx {
 
 static void add_signal(check_ctx_t *c, int ch, const char *id, int64_t place, int64_t t)
 {
-    char k[128];
-    snprintf(k, sizeof(k), "%d|%s", ch, id);
+    char k[160];
+    snprintf(k, sizeof(k), "%d|%.120s", ch, id);
     ent_t *e = map_put(&c->sig, k);
     e->v = place;
     e->w = t;
