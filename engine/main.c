@@ -13,6 +13,7 @@
 #include "dump.h"
 #include "gen.h"
 #include "replay.h"
+#include "tail.h"
 #include "topics.h"
 
 extern char **environ;
@@ -29,6 +30,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
             "  gen (--output DIR | --bootstrap HOST:PORT)  a synthetic city to the input topics\n"
+            "  tail TOPIC --bootstrap HOST:PORT  print a topic as JSON lines (--table: latest per key)\n"
             "  dump FILE...                      decode record files to JSON lines\n"
             "  broker [--partitions N]           run the embedded Kafka-protocol cluster with every topic\n"
             "  topics --partitions N             print every topic the engine needs (name partitions policy)\n"
@@ -156,6 +158,8 @@ int main(int argc, char **argv)
         return gs_topics_main(argc - 2, argv + 2);
     if (strcmp(cmd, "gen") == 0)
         return gs_gen_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "tail") == 0)
+        return gs_tail_main(argc - 2, argv + 2);
     if (strcmp(cmd, "dump") == 0)
         return gs_dump_main(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
