@@ -7,36 +7,45 @@
 #include <math.h>
 #include <string.h>
 
+#include "codes.h"
 #include "recfile.h"
+
+void gs_json_bytes(FILE *out, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    fputc('"', out);
+    for (size_t i = 0; i < n;) {
+        uint8_t c = p[i];
+        if (c == '"' || c == '\\') {
+            fputc('\\', out);
+            fputc(c, out);
+        } else if (c == '\n') {
+            fputs("\\n", out);
+        } else if (c == '\r') {
+            fputs("\\r", out);
+        } else if (c == '\t') {
+            fputs("\\t", out);
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(out, "\\u%04x", c);
+        } else if (c >= 0x80) {
+            size_t len = gs_utf8_seq_len(p + i, n - i);
+            if (len) {
+                fwrite(p + i, 1, len, out);
+                i += len;
+                continue;
+            }
+            fputs("\\ufffd", out);
+        } else {
+            fputc(c, out);
+        }
+        i++;
+    }
+    fputc('"', out);
+}
 
 static void json_string(FILE *out, const char *s)
 {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"':
-            fputs("\\\"", out);
-            break;
-        case '\\':
-            fputs("\\\\", out);
-            break;
-        case '\n':
-            fputs("\\n", out);
-            break;
-        case '\r':
-            fputs("\\r", out);
-            break;
-        case '\t':
-            fputs("\\t", out);
-            break;
-        default:
-            if (*p < 0x20)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
-        }
-    }
-    fputc('"', out);
+    gs_json_bytes(out, s, strlen(s));
 }
 
 static void json_double(FILE *out, double v)
@@ -156,7 +165,7 @@ void gs_json_message(FILE *out, const ProtobufCMessage *msg)
     fputc('}', out);
 }
 
-static const ProtobufCMessageDescriptor *desc_for_file(const char *path)
+const ProtobufCMessageDescriptor *gs_topic_descriptor(const char *name, bool within)
 {
     static const struct {
         const char *topic;
@@ -172,9 +181,9 @@ static const ProtobufCMessageDescriptor *desc_for_file(const char *path)
         {"city.cases", &gridstream__v1__case_event__descriptor},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strstr(path, map[i].topic))
+        if (within ? strstr(name, map[i].topic) != NULL : strcmp(name, map[i].topic) == 0)
             return map[i].d;
-    return NULL; /* gridstream.dlq and unknown files: keys and sizes only */
+    return NULL; /* gridstream.dlq and unknown topics: no message type */
 }
 
 int gs_dump_main(int argc, char **argv)
@@ -197,7 +206,7 @@ int gs_dump_main(int argc, char **argv)
             rc = 1;
             continue;
         }
-        const ProtobufCMessageDescriptor *d = desc_for_file(argv[i]);
+        const ProtobufCMessageDescriptor *d = gs_topic_descriptor(argv[i], true);
         gs_rec_t rec;
         gs_err_t e;
         while ((e = gs_recreader_next(&rd, &rec, err, sizeof(err))) == GS_OK) {

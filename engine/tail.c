@@ -95,94 +95,7 @@ static double tail_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const ProtobufCMessageDescriptor *tail_descriptor(const char *topic)
-{
-    static const struct {
-        const char *topic;
-        const ProtobufCMessageDescriptor *d;
-    } map[] = {
-        {"gridstream.kpi", &gridstream__v1__kpi_record__descriptor},
-        {"gridstream.incidents", &gridstream__v1__incident__descriptor},
-        {"gridstream.alerts", &gridstream__v1__alert__descriptor},
-        {"gridstream.scorecards", &gridstream__v1__scorecard__descriptor},
-        {"city.reports", &gridstream__v1__report__descriptor},
-        {"city.sensors", &gridstream__v1__sensor_reading__descriptor},
-        {"city.video", &gridstream__v1__video_detection__descriptor},
-        {"city.cases", &gridstream__v1__case_event__descriptor},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(topic, map[i].topic) == 0)
-            return map[i].d;
-    return NULL; /* gridstream.dlq and other topics: headers and value size */
-}
-
 /* ---- JSON output ------------------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0 if it is not valid. */
-static size_t tail_utf8_len(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t len;
-    uint8_t lo = 0x80, hi = 0xbf; /* range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
-/*
- * Writes n bytes as a JSON string. Keys and header values are arbitrary bytes: bytes that are not
- * valid UTF-8 become U+FFFD so that the line always parses.
- */
-static void tail_json_bytes(FILE *out, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    fputc('"', out);
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-        } else if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\r')
-            fputs("\\r", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else if (c >= 0x80) {
-            size_t len = tail_utf8_len(p + i, n - i);
-            if (len) {
-                fwrite(p + i, 1, len, out);
-                i += len;
-                continue;
-            }
-            fputs("\\ufffd", out);
-        } else
-            fputc(c, out);
-        i++;
-    }
-    fputc('"', out);
-}
 
 static void tail_json_headers(FILE *out, const rd_kafka_headers_t *hdrs)
 {
@@ -195,10 +108,10 @@ static void tail_json_headers(FILE *out, const rd_kafka_headers_t *hdrs)
          i++) {
         if (i)
             fputc(',', out);
-        tail_json_bytes(out, name, strlen(name));
+        gs_json_bytes(out, name, strlen(name));
         fputc(':', out);
         if (val)
-            tail_json_bytes(out, val, size);
+            gs_json_bytes(out, val, size);
         else
             fputs("null", out);
     }
@@ -214,10 +127,10 @@ static void tail_print(FILE *out, const char *topic, const ProtobufCMessageDescr
                        const void *val, size_t vlen, const rd_kafka_headers_t *hdrs)
 {
     fputs("{\"topic\":", out);
-    tail_json_bytes(out, topic, strlen(topic));
+    gs_json_bytes(out, topic, strlen(topic));
     fprintf(out, ",\"partition\":%d,\"offset\":%lld,\"key\":", (int)partition, (long long)offset);
     if (key)
-        tail_json_bytes(out, key, klen);
+        gs_json_bytes(out, key, klen);
     else
         fputs("null", out);
     if (!d)
@@ -643,7 +556,7 @@ int gs_tail_main(int argc, char **argv)
                         "address), or set bootstrap.servers\n");
         return GS_TAIL_EXIT_USAGE;
     }
-    const ProtobufCMessageDescriptor *d = tail_descriptor(o.topic);
+    const ProtobufCMessageDescriptor *d = gs_topic_descriptor(o.topic, false);
 
     rc = GS_TAIL_EXIT_RUNTIME;
     rd_kafka_t *rk = NULL;

@@ -33,6 +33,13 @@ static inline bool gs_channel_active(int ch)
     return ch >= 1 && ch <= 6;
 }
 
+/*
+ * Length (2..4) of the well-formed UTF-8 sequence of a non-ASCII lead byte at p, with n bytes
+ * left; 0 if the bytes there are not well-formed UTF-8 (overlong forms, surrogates and code points
+ * above U+10FFFF are not).
+ */
+size_t gs_utf8_seq_len(const uint8_t *p, size_t n);
+
 /* Kafka Java client murmur2 of the key bytes (seed 0x9747b28c). */
 int32_t gs_murmur2(const void *key, size_t len);
 

@@ -150,38 +150,15 @@ static bool gs_validate_varint(const uint8_t **p, const uint8_t *end, uint64_t *
  */
 static bool gs_validate_utf8(const uint8_t *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        size_t more;
-        uint8_t lo = 0x80, hi = 0xbf; /* range of the first continuation byte */
-        if (c == 0) return false;
-        if (c < 0x80) {
+    for (size_t i = 0; i < n;) {
+        if (s[i] == 0) return false;
+        if (s[i] < 0x80) {
             i++;
             continue;
         }
-        if (c >= 0xc2 && c <= 0xdf) {
-            more = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            more = 2;
-            if (c == 0xe0)
-                lo = 0xa0; /* overlong */
-            else if (c == 0xed)
-                hi = 0x9f; /* surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            more = 3;
-            if (c == 0xf0)
-                lo = 0x90; /* overlong */
-            else if (c == 0xf4)
-                hi = 0x8f; /* above U+10FFFF */
-        } else {
-            return false;
-        }
-        if (n - i - 1 < more) return false;
-        if (s[i + 1] < lo || s[i + 1] > hi) return false;
-        for (size_t k = 2; k <= more; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xbf) return false;
-        i += more + 1;
+        size_t len = gs_utf8_seq_len(s + i, n - i);
+        if (len == 0) return false;
+        i += len;
     }
     return true;
 }

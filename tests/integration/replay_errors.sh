@@ -75,5 +75,31 @@ else
   echo "FAIL config_check"; cat "$work/out"; fail=$((fail + 1))
 fi
 
+# dump: every output record as one JSON line, with the same keys as the file and NaN rates as null
+if "$bin" dump "$work/ok/gridstream.kpi.rec" "$work/ok/gridstream.dlq.rec" >"$work/dump.jsonl" 2>"$work/err" &&
+   python3 - "$work/dump.jsonl" "$work/ok" "$ref" <<'PY'
+import json, math, sys
+sys.path.insert(0, sys.argv[3])
+import gsproto
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+kpi = list(gsproto.read_records(sys.argv[2] + "/gridstream.kpi.rec"))
+dlq = list(gsproto.read_records(sys.argv[2] + "/gridstream.dlq.rec"))
+assert len(lines) == len(kpi) + len(dlq), (len(lines), len(kpi), len(dlq))
+nulls = 0
+for line, (key, val) in zip(lines, kpi):
+    assert line["key"] == key.decode(), (line["key"], key)
+    rec = gsproto.pb.KpiRecord.FromString(val)
+    assert line["value"]["incidents"] == rec.incidents and line["value"]["level"] == gsproto.pb.Level.Name(rec.level)
+    if math.isnan(rec.timely_rate):
+        assert line["value"]["timely_rate"] is None
+        nulls += 1
+    else:
+        assert line["value"]["timely_rate"] == rec.timely_rate
+assert nulls > 0, "sample has no unset rate"
+for line, (key, val) in zip(lines[len(kpi):], dlq):
+    assert line["key"] == key.decode() and line["value"] == {"bytes": len(val)}
+PY
+then echo "ok   dump"; pass=$((pass + 1)); else echo "FAIL dump"; cat "$work/err"; fail=$((fail + 1)); fi
+
 echo "$pass passed, $fail failed"
 ((fail == 0))
