@@ -54,9 +54,9 @@ static uint64_t decode_all(const char *input, uint32_t nparts, uint64_t *bytes)
             }
             gs_rec_t rec;
             while (gs_recreader_next(&rd, &rec, err, sizeof(err)) == GS_OK) {
-                ProtobufCMessage *m = protobuf_c_message_unpack(desc_of(s), NULL, rec.vlen, rec.val);
-                if (m)
-                    protobuf_c_message_free_unpacked(m, NULL);
+                ProtobufCMessage *m =
+                    protobuf_c_message_unpack(desc_of(s), NULL, rec.vlen, rec.val);
+                if (m) protobuf_c_message_free_unpacked(m, NULL);
                 n++;
                 *bytes += rec.vlen;
             }
@@ -93,8 +93,7 @@ static int bench_replay(int argc, char **argv)
     uint64_t records = 0, bytes = 0, decoded = 0;
     gs_replay_stats_t st;
     for (int r = 0; r < runs; r++) {
-        if (!json)
-            fprintf(stderr, "\rrun %d/%d: replay...", r + 1, runs);
+        if (!json) fprintf(stderr, "\rrun %d/%d: replay...", r + 1, runs);
         char err[1024];
         gs_replay_opts_t o = {.input = input, .params = &params};
         if (gs_replay_run(&o, &st, err, sizeof(err)) != GS_OK) {
@@ -105,18 +104,14 @@ static int bench_replay(int argc, char **argv)
         for (int s = 0; s < GS_SRC__COUNT; s++)
             records += st.records_in[s];
         double rps = (double)records / st.seconds;
-        if (rps > best_replay)
-            best_replay = rps;
-        if (!json)
-            fprintf(stderr, "\rrun %d/%d: decode-only...", r + 1, runs);
+        if (rps > best_replay) best_replay = rps;
+        if (!json) fprintf(stderr, "\rrun %d/%d: decode-only...", r + 1, runs);
         double t0 = now_s();
         decoded = decode_all(input, st.partitions, &bytes);
         double dps = (double)decoded / (now_s() - t0);
-        if (dps > best_decode)
-            best_decode = dps;
+        if (dps > best_decode) best_decode = dps;
     }
-    if (!json)
-        fprintf(stderr, "\r%40s\r", "");
+    if (!json) fprintf(stderr, "\r%40s\r", "");
     double ratio = best_replay / best_decode;
     if (json) {
         printf("{\"mode\":\"replay\",\"records\":%llu,\"bytes\":%llu,\"partitions\":%u,"
@@ -139,8 +134,7 @@ static int bench_replay(int argc, char **argv)
 
 int gs_bench_main(int argc, char **argv)
 {
-    if (argc >= 1 && strcmp(argv[0], "replay") == 0)
-        return bench_replay(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "replay") == 0) return bench_replay(argc - 1, argv + 1);
     fprintf(stderr, "usage: gridstream bench replay --input DIR [--runs N] [--json]\n");
     return 2;
 }

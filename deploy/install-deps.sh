@@ -10,7 +10,7 @@ set -euo pipefail
 pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev
       librdkafka-dev librocksdb-dev python3 python3-protobuf protobuf-compiler)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(libcmocka-dev kcat python3-confluent-kafka)  # clients we did not write, for e2e tests
+  pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka)  # kcat, confluent-kafka: clients we did not write
 fi
 
 missing=()

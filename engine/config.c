@@ -24,11 +24,9 @@ void gs_config_defaults(gs_config_t *c)
 /* Kafka topic names allow [A-Za-z0-9._-]; application.id prefixes internal topic names. */
 static bool topic_safe(const char *s)
 {
-    if (!*s)
-        return false;
+    if (!*s) return false;
     for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
-            return false;
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') return false;
     return true;
 }
 
@@ -36,8 +34,7 @@ gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char 
                        size_t errlen)
 {
     gs_err_t err = gs_params_set(&c->params, key, value, errbuf, errlen);
-    if (err != GS_ERR_NOENT)
-        return err;
+    if (err != GS_ERR_NOENT) return err;
     if (strcmp(key, "application.id") == 0) {
         if (!topic_safe(value) || strlen(value) >= sizeof(c->application_id)) {
             snprintf(errbuf, errlen,
@@ -61,8 +58,7 @@ gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char 
         const char *k = key + 6;
         int i;
         for (i = 0; i < c->n_kafka; i++)
-            if (strcmp(c->kafka[i].key, k) == 0)
-                break;
+            if (strcmp(c->kafka[i].key, k) == 0) break;
         if (i == GS_CONFIG_MAX_KAFKA) {
             snprintf(errbuf, errlen, "%s: more than %d kafka.* keys", key, GS_CONFIG_MAX_KAFKA);
             return GS_ERR_CONFIG;
@@ -81,8 +77,7 @@ gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char 
         }
         snprintf(c->kafka[i].key, sizeof(c->kafka[i].key), "%s", k);
         snprintf(c->kafka[i].value, sizeof(c->kafka[i].value), "%s", value);
-        if (i == c->n_kafka)
-            c->n_kafka++;
+        if (i == c->n_kafka) c->n_kafka++;
         return GS_OK;
     }
     snprintf(errbuf, errlen, "%s: unknown configuration key (see 'gridstream config keys')", key);
@@ -103,16 +98,14 @@ static char *trim(char *s)
 static bool split(char *line, char **key, char **value)
 {
     char *s = trim(line);
-    if (!*s)
-        return false;
+    if (!*s) return false;
     char *p = s;
     while (*p && *p != '=' && *p != ':' && !isspace((unsigned char)*p))
         p++;
     char *kend = p;
     while (*p && isspace((unsigned char)*p))
         p++;
-    if (*p == '=' || *p == ':')
-        p++;
+    if (*p == '=' || *p == ':') p++;
     *kend = 0;
     *key = s;
     *value = trim(p);
@@ -157,15 +150,13 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
         if (alen == 0) {
             start = lineno;
             s = trim(line);
-            if (*s == '#' || *s == '!' || *s == 0)
-                continue;
+            if (*s == '#' || *s == '!' || *s == 0) continue;
         } else {
             s = trim(line); /* continuation lines drop their leading white space */
         }
         n = strlen(s);
         bool cont = n > 0 && s[n - 1] == '\\';
-        if (cont)
-            s[--n] = 0;
+        if (cont) s[--n] = 0;
         if (alen + n + 1 > sizeof(acc)) {
             snprintf(errbuf, errlen, "%s:%d: line too long", path, start);
             err = GS_ERR_CONFIG;
@@ -174,12 +165,10 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
         memcpy(acc + alen, s, n);
         alen += n;
         acc[alen] = 0;
-        if (cont)
-            continue;
+        if (cont) continue;
         char *key, *value;
         alen = 0;
-        if (!split(acc, &key, &value))
-            continue;
+        if (!split(acc, &key, &value)) continue;
         char why[512];
         if (gs_config_set(c, key, value, why, sizeof(why)) != GS_OK) {
             snprintf(errbuf, errlen, "%s:%d: %s", path, start, why);
@@ -195,16 +184,13 @@ gs_err_t gs_config_load_env(gs_config_t *c, char **envp, char *errbuf, size_t er
 {
     static const char prefix[] = "GRIDSTREAM_";
     for (char **e = envp; e && *e; e++) {
-        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0)
-            continue;
+        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0) continue;
         const char *name = *e + sizeof(prefix) - 1;
         const char *eq = strchr(name, '=');
-        if (!eq)
-            continue;
+        if (!eq) continue;
         char key[256];
         size_t kl = (size_t)(eq - name);
-        if (kl >= sizeof(key))
-            continue;
+        if (kl >= sizeof(key)) continue;
         for (size_t i = 0; i < kl; i++)
             key[i] = name[i] == '_' ? '.' : (char)tolower((unsigned char)name[i]);
         key[kl] = 0;
@@ -227,27 +213,23 @@ gs_err_t gs_config_from_cli(gs_config_t *c, const char *file, int argc, char **a
 {
     char err[1024];
     gs_config_defaults(c);
-    if (file && gs_config_load_file(c, file, err, sizeof(err)) != GS_OK)
-        goto fail;
+    if (file && gs_config_load_file(c, file, err, sizeof(err)) != GS_OK) goto fail;
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--config") == 0) {
             if (i + 1 >= argc) {
                 snprintf(err, sizeof(err), "--config needs a file");
                 goto fail;
             }
-            if (gs_config_load_file(c, argv[++i], err, sizeof(err)) != GS_OK)
-                goto fail;
+            if (gs_config_load_file(c, argv[++i], err, sizeof(err)) != GS_OK) goto fail;
         }
-    if (gs_config_load_env(c, envp, err, sizeof(err)) != GS_OK)
-        goto fail;
+    if (gs_config_load_env(c, envp, err, sizeof(err)) != GS_OK) goto fail;
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--set") == 0) {
             if (i + 1 >= argc) {
                 snprintf(err, sizeof(err), "--set needs key=value");
                 goto fail;
             }
-            if (gs_config_set_pair(c, argv[++i], err, sizeof(err)) != GS_OK)
-                goto fail;
+            if (gs_config_set_pair(c, argv[++i], err, sizeof(err)) != GS_OK) goto fail;
         }
     return GS_OK;
 fail:

@@ -14,13 +14,13 @@
 #define GS_CONFIG_MAX_KAFKA 64
 
 typedef struct gs_config {
-    gs_params_t params;            /* operator keys (params.h) */
-    char application_id[200];      /* application.id: consumer group and prefix of internal topics */
-    char bootstrap_servers[1024];  /* bootstrap.servers: empty = the embedded cluster */
+    gs_params_t params;           /* operator keys (params.h) */
+    char application_id[200];     /* application.id: consumer group and prefix of internal topics */
+    char bootstrap_servers[1024]; /* bootstrap.servers: empty = the embedded cluster */
     struct {
-        char key[128];             /* librdkafka property (the part after "kafka.") */
+        char key[128]; /* librdkafka property (the part after "kafka.") */
         char value[1024];
-    } kafka[GS_CONFIG_MAX_KAFKA];  /* kafka.*: passed to every Kafka client as they are */
+    } kafka[GS_CONFIG_MAX_KAFKA]; /* kafka.*: passed to every Kafka client as they are */
     int n_kafka;
 } gs_config_t;
 

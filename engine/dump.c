@@ -144,8 +144,7 @@ void gs_json_message(FILE *out, const ProtobufCMessage *msg)
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const uint8_t *base = (const uint8_t *)msg;
-        if (i)
-            fputc(',', out);
+        if (i) fputc(',', out);
         json_string(out, f->name);
         fputc(':', out);
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -153,8 +152,7 @@ void gs_json_message(FILE *out, const ProtobufCMessage *msg)
             const uint8_t *arr = *(uint8_t *const *)(base + f->offset);
             fputc('[', out);
             for (size_t j = 0; j < n; j++) {
-                if (j)
-                    fputc(',', out);
+                if (j) fputc(',', out);
                 json_value(out, f, arr + j * type_size(f));
             }
             fputc(']', out);
@@ -189,11 +187,13 @@ const ProtobufCMessageDescriptor *gs_topic_descriptor(const char *name, bool wit
 int gs_dump_main(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
-        fprintf(stderr,
-                "usage: gridstream dump FILE...\n"
-                "  decodes record files to JSON lines {\"key\":...,\"value\":{...}}; the message type\n"
-                "  follows the topic in the file name (gridstream.kpi.rec, city/city.reports/0.rec, ...);\n"
-                "  DLQ and unknown files show the value's size only\n");
+        fprintf(
+            stderr,
+            "usage: gridstream dump FILE...\n"
+            "  decodes record files to JSON lines {\"key\":...,\"value\":{...}}; the message type\n"
+            "  follows the topic in the file name (gridstream.kpi.rec, city/city.reports/0.rec, "
+            "...);\n"
+            "  DLQ and unknown files show the value's size only\n");
         return 2;
     }
     int rc = 0;

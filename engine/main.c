@@ -22,33 +22,39 @@ extern char **environ;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "gridstream %s - event-stream processing for grid-based city management\n"
-            "\n"
-            "usage: gridstream <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
-            "  gen (--output DIR | --bootstrap HOST:PORT)  a synthetic city to the input topics\n"
-            "  tail TOPIC --bootstrap HOST:PORT  print a topic as JSON lines (--table: latest per key)\n"
-            "  dump FILE...                      decode record files to JSON lines\n"
-            "  broker [--partitions N]           run the embedded Kafka-protocol cluster with every topic\n"
-            "  topics --partitions N             print every topic the engine needs (name partitions policy)\n"
-            "  bench replay --input DIR          replay throughput vs. protobuf-c decode-only\n"
-            "  config check FILE                 validate a properties file, print the effective config\n"
-            "  config keys                       list every configuration key with its default\n"
-            "  version                           print the version\n"
-            "  help                              this text\n"
-            "\n"
-            "configuration (later sources win): --config FILE (Java .properties), environment\n"
-            "GRIDSTREAM_<KEY> (upper case, '.' as '_'), --set key=value (repeatable).\n"
-            "\n"
-            "replay input: DIR/<topic>/<partition>.rec for city.reports, city.sensors, city.video,\n"
-            "city.cases; each file a sequence of [u32 BE key length][key][u32 BE value length][value].\n"
-            "replay output: DIR/gridstream.{kpi,incidents,alerts,scorecards,dlq}.rec, same framing.\n"
-            "\n"
-            "exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error\n",
-            GS_VERSION);
+    fprintf(
+        f,
+        "gridstream %s - event-stream processing for grid-based city management\n"
+        "\n"
+        "usage: gridstream <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
+        "  gen (--output DIR | --bootstrap HOST:PORT)  a synthetic city to the input topics\n"
+        "  tail TOPIC --bootstrap HOST:PORT  print a topic as JSON lines (--table: latest per "
+        "key)\n"
+        "  dump FILE...                      decode record files to JSON lines\n"
+        "  broker [--partitions N]           run the embedded Kafka-protocol cluster with every "
+        "topic\n"
+        "  topics --partitions N             print every topic the engine needs (name partitions "
+        "policy)\n"
+        "  bench replay --input DIR          replay throughput vs. protobuf-c decode-only\n"
+        "  config check FILE                 validate a properties file, print the effective "
+        "config\n"
+        "  config keys                       list every configuration key with its default\n"
+        "  version                           print the version\n"
+        "  help                              this text\n"
+        "\n"
+        "configuration (later sources win): --config FILE (Java .properties), environment\n"
+        "GRIDSTREAM_<KEY> (upper case, '.' as '_'), --set key=value (repeatable).\n"
+        "\n"
+        "replay input: DIR/<topic>/<partition>.rec for city.reports, city.sensors, city.video,\n"
+        "city.cases; each file a sequence of [u32 BE key length][key][u32 BE value "
+        "length][value].\n"
+        "replay output: DIR/gridstream.{kpi,incidents,alerts,scorecards,dlq}.rec, same framing.\n"
+        "\n"
+        "exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error\n",
+        GS_VERSION);
 }
 
 /* Configuration from every source; returns 0 or the exit code of a configuration error. */
@@ -60,8 +66,7 @@ static int load_config(gs_config_t *cfg, const char *file, int argc, char **argv
 static const char *opt_value(int argc, char **argv, const char *name)
 {
     for (int i = 0; i + 1 < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return argv[i + 1];
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
     return NULL;
 }
 
@@ -91,11 +96,9 @@ static int cmd_replay(int argc, char **argv)
     static const char *const known[] = {"--input", "--output", "--config", "--set", NULL};
     static const char *const flags[] = {"--quiet", NULL};
     int rc = check_options(argc, argv, known, flags);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     gs_config_t cfg;
-    if ((rc = load_config(&cfg, NULL, argc, argv)))
-        return rc;
+    if ((rc = load_config(&cfg, NULL, argc, argv))) return rc;
     const char *in = opt_value(argc, argv, "--input"), *out = opt_value(argc, argv, "--output");
     if (!in || !out) {
         fprintf(stderr, "gridstream replay: --input DIR and --output DIR are required\n");
@@ -133,8 +136,7 @@ static int cmd_config(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[0], "check") == 0) {
         int rc = load_config(&cfg, argv[1], argc - 2, argv + 2);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         printf("# %s: ok\n", argv[1]);
         gs_config_print(&cfg, stdout);
         return 0;
@@ -150,22 +152,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "replay") == 0)
-        return cmd_replay(argc - 2, argv + 2);
-    if (strcmp(cmd, "broker") == 0)
-        return gs_broker_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "topics") == 0)
-        return gs_topics_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "gen") == 0)
-        return gs_gen_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "tail") == 0)
-        return gs_tail_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "dump") == 0)
-        return gs_dump_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "bench") == 0)
-        return gs_bench_main(argc - 2, argv + 2);
-    if (strcmp(cmd, "config") == 0)
-        return cmd_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
+    if (strcmp(cmd, "broker") == 0) return gs_broker_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "topics") == 0) return gs_topics_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "gen") == 0) return gs_gen_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "tail") == 0) return gs_tail_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "dump") == 0) return gs_dump_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0) return gs_bench_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "config") == 0) return cmd_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gridstream %s\n", GS_VERSION);
         return 0;

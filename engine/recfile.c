@@ -15,12 +15,10 @@ gs_err_t gs_recreader_open(gs_recreader_t *r, const char *path, bool missing_ok,
 {
     memset(r, 0, sizeof(*r));
     r->path = strdup(path);
-    if (!r->path)
-        return GS_ERR_NOMEM;
+    if (!r->path) return GS_ERR_NOMEM;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT && missing_ok)
-            return GS_OK;
+        if (errno == ENOENT && missing_ok) return GS_OK;
         snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
         return GS_ERR_IO;
     }
@@ -53,20 +51,15 @@ static uint32_t be32(const uint8_t *p)
 
 gs_err_t gs_recreader_next(gs_recreader_t *r, gs_rec_t *rec, char *errbuf, size_t errlen)
 {
-    if (r->pos >= r->size)
-        return GS_ERR_NOENT;
+    if (r->pos >= r->size) return GS_ERR_NOENT;
     size_t start = r->pos, left = r->size - r->pos;
-    if (left < 4)
-        goto trunc;
+    if (left < 4) goto trunc;
     uint32_t kl = be32(r->data + r->pos);
-    if ((size_t)kl > left - 4)
-        goto trunc;
+    if ((size_t)kl > left - 4) goto trunc;
     size_t vpos = r->pos + 4 + kl;
-    if (r->size - vpos < 4)
-        goto trunc;
+    if (r->size - vpos < 4) goto trunc;
     uint32_t vl = be32(r->data + vpos);
-    if ((size_t)vl > r->size - vpos - 4)
-        goto trunc;
+    if ((size_t)vl > r->size - vpos - 4) goto trunc;
     rec->key = r->data + r->pos + 4;
     rec->klen = kl;
     rec->val = r->data + vpos + 4;
@@ -103,8 +96,7 @@ gs_err_t gs_recwriter_open(gs_recwriter_t *w, const char *path, char *errbuf, si
     return GS_OK;
 }
 
-void gs_recwriter_put(gs_recwriter_t *w, const void *key, size_t klen, const void *val,
-                      size_t vlen)
+void gs_recwriter_put(gs_recwriter_t *w, const void *key, size_t klen, const void *val, size_t vlen)
 {
     uint8_t h[4];
     h[0] = (uint8_t)(klen >> 24);

@@ -32,8 +32,7 @@ typedef struct out_ctx {
 static void print_scorecard(FILE *f, const void *val, size_t vlen)
 {
     Gridstream__V1__Scorecard *sc = gridstream__v1__scorecard__unpack(NULL, vlen, val);
-    if (!sc)
-        return;
+    if (!sc) return;
     fprintf(f, "\nScorecard city %llu, %s (evaluated at %lld)\n", (unsigned long long)sc->city,
             sc->month, (long long)sc->evaluated_at_ms);
     fprintf(f, "  %4s %-8s %6s %5s %9s %7s %7s %7s %7s %7s %12s %s\n", "rank", "district", "score",
@@ -54,8 +53,7 @@ static void print_scorecard(FILE *f, const void *val, size_t vlen)
                 (unsigned long long)d->assigned, (unsigned long long)d->rectified_on_time,
                 d->timely_rate);
     }
-    if (sc->n_departments > 5)
-        fprintf(f, "  ... %zu departments in all\n", sc->n_departments);
+    if (sc->n_departments > 5) fprintf(f, "  ... %zu departments in all\n", sc->n_departments);
     gridstream__v1__scorecard__free_unpacked(sc, NULL);
 }
 
@@ -64,10 +62,8 @@ static void out_emit(void *ctx, gs_output_t topic, const void *key, size_t klen,
 {
     out_ctx_t *o = ctx;
     o->st->out[topic]++;
-    if (o->open)
-        gs_recwriter_put(&o->w[topic], key, klen, val, vlen);
-    if (topic == GS_OUT_SCORECARDS && o->scorecards)
-        print_scorecard(o->scorecards, val, vlen);
+    if (o->open) gs_recwriter_put(&o->w[topic], key, klen, val, vlen);
+    if (topic == GS_OUT_SCORECARDS && o->scorecards) print_scorecard(o->scorecards, val, vlen);
 }
 
 static void partial_emit(void *ctx, const gs_partial_t *part)
@@ -89,12 +85,10 @@ static gs_err_t count_partitions(const char *input, uint32_t *n, char *errbuf, s
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", input, gs_source_topic[s]);
         DIR *d = opendir(path);
-        if (!d)
-            continue;
+        if (!d) continue;
         struct dirent *de;
         while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
+            if (de->d_name[0] == '.') continue;
             char *end;
             errno = 0;
             unsigned long v = strtoul(de->d_name, &end, 10);
@@ -106,8 +100,7 @@ static gs_err_t count_partitions(const char *input, uint32_t *n, char *errbuf, s
                 return GS_ERR_IO;
             }
             any = true;
-            if (v + 1 > max)
-                max = (uint32_t)v + 1;
+            if (v + 1 > max) max = (uint32_t)v + 1;
         }
         closedir(d);
     }
@@ -153,14 +146,12 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
     memset(h, 0, sizeof(h));
     gs_err_t err = GS_OK;
     gs_task_t *t = gs_task_new(p, o->params, NULL, sink, parts);
-    if (!t)
-        return GS_ERR_NOMEM;
+    if (!t) return GS_ERR_NOMEM;
     for (int s = 0; s < GS_SRC__COUNT; s++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s/%u.rec", o->input, gs_source_topic[s], p);
         gs_arena_init(&h[s].arena, 4096);
-        if ((err = gs_recreader_open(&h[s].rd, path, true, errbuf, errlen)) != GS_OK)
-            goto out;
+        if ((err = gs_recreader_open(&h[s].rd, path, true, errbuf, errlen)) != GS_OK) goto out;
     }
     uint64_t done = 0;
     double last_progress = now_s();
@@ -170,8 +161,7 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
         for (int s = 0; s < GS_SRC__COUNT; s++) {
             head_t *hd = &h[s];
             if (!hd->has && gs_recreader_more(&hd->rd)) {
-                if ((err = gs_recreader_next(&hd->rd, &hd->rec, errbuf, errlen)) != GS_OK)
-                    goto out;
+                if ((err = gs_recreader_next(&hd->rd, &hd->rec, errbuf, errlen)) != GS_OK) goto out;
                 gs_arena_reset(&hd->arena);
                 hd->verr = gs_validate((gs_source_t)s, hd->rec.key, hd->rec.klen, hd->rec.val,
                                        hd->rec.vlen, &hd->arena, &hd->ev);
@@ -188,14 +178,12 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
             ht[s] = hd->ev.t;
         }
         int s = gs_merge_pick(ht, has);
-        if (s < 0)
-            break;
+        if (s < 0) break;
         head_t *hd = &h[s];
         hd->has = false;
         st->records_in[s]++;
         gs_err_t rej = hd->verr;
-        if (rej == GS_OK)
-            rej = gs_task_apply(t, &hd->ev);
+        if (rej == GS_OK) rej = gs_task_apply(t, &hd->ev);
         if (rej != GS_OK) {
             const char *reason = gs_err_str(rej);
             st->dlq[gs_reason_index(rej)]++;
@@ -205,7 +193,8 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
                                  hd->rec.vlen);
         }
         if ((++done & 0xffff) == 0)
-            gs_store_flush(gs_task_store(t), NULL, NULL); /* nothing persists: drop the dirty marks */
+            gs_store_flush(gs_task_store(t), NULL,
+                           NULL); /* nothing persists: drop the dirty marks */
         if (o->progress && (done & 0xffff) == 0 && now_s() - last_progress > 1.0) {
             last_progress = now_s();
             fprintf(o->progress, "\rtask %u/%u: %llu records", p + 1, nparts,
@@ -214,8 +203,7 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
         }
     }
     gs_task_finish(t);
-    if ((err = gs_task_flush(t)) != GS_OK)
-        snprintf(errbuf, errlen, "task %u: out of memory", p);
+    if ((err = gs_task_flush(t)) != GS_OK) snprintf(errbuf, errlen, "task %u: out of memory", p);
     add_metrics(&st->totals, gs_task_metrics(t));
 out:
     for (int s = 0; s < GS_SRC__COUNT; s++) {
@@ -233,8 +221,7 @@ gs_err_t gs_replay_run(const gs_replay_opts_t *o, gs_replay_stats_t *st, char *e
     double t0 = now_s();
     uint32_t nparts;
     gs_err_t err = count_partitions(o->input, &nparts, errbuf, errlen);
-    if (err != GS_OK)
-        return err;
+    if (err != GS_OK) return err;
     st->partitions = nparts;
     out_ctx_t oc = {.st = st, .scorecards = o->scorecards};
     if (o->output) {
@@ -262,8 +249,7 @@ gs_err_t gs_replay_run(const gs_replay_opts_t *o, gs_replay_stats_t *st, char *e
     gs_partial_sink_t parts = {partial_emit, r};
     for (uint32_t p = 0; p < nparts && err == GS_OK; p++)
         err = run_task(o, p, nparts, &sink, &parts, &oc, st, errbuf, errlen);
-    if (o->progress)
-        fprintf(o->progress, "\r%60s\r", "");
+    if (o->progress) fprintf(o->progress, "\r%60s\r", "");
     if (err == GS_OK && (err = gs_rollup_flush(r)) != GS_OK)
         snprintf(errbuf, errlen, "rollup: out of memory");
 out:
@@ -297,8 +283,7 @@ void gs_replay_print_summary(const gs_replay_stats_t *st, FILE *f)
     fprintf(f, "  dlq:       %llu", (unsigned long long)dlq);
     for (int i = 0; i < GS_REASON_COUNT; i++)
         if (st->dlq[i])
-            fprintf(f, ", %s %llu", gs_err_str((gs_err_t)(-i - 1)),
-                    (unsigned long long)st->dlq[i]);
+            fprintf(f, ", %s %llu", gs_err_str((gs_err_t)(-i - 1)), (unsigned long long)st->dlq[i]);
     fprintf(f, "\n");
     fprintf(f, "  dedup:     %llu exact duplicates dropped, %llu video detections ignored\n",
             (unsigned long long)m->duplicates_exact, (unsigned long long)m->video_ignored);
@@ -311,7 +296,8 @@ void gs_replay_print_summary(const gs_replay_stats_t *st, FILE *f)
     fprintf(f, "  out:       kpi %llu, incidents %llu, alerts %llu, scorecards %llu, dlq %llu\n",
             (unsigned long long)st->out[GS_OUT_KPI], (unsigned long long)st->out[GS_OUT_INCIDENTS],
             (unsigned long long)st->out[GS_OUT_ALERTS],
-            (unsigned long long)st->out[GS_OUT_SCORECARDS], (unsigned long long)st->out[GS_OUT_DLQ]);
+            (unsigned long long)st->out[GS_OUT_SCORECARDS],
+            (unsigned long long)st->out[GS_OUT_DLQ]);
     if (m->kpi_late_dropped)
         fprintf(f, "  late:      %llu KPI window changes past retention dropped\n",
                 (unsigned long long)m->kpi_late_dropped);

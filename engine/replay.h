@@ -25,10 +25,10 @@ typedef struct gs_replay_stats {
 
 typedef struct gs_replay_opts {
     const char *input;
-    const char *output;     /* NULL: outputs are counted, not written (bench) */
+    const char *output; /* NULL: outputs are counted, not written (bench) */
     const gs_params_t *params;
-    FILE *progress;         /* progress lines, or NULL */
-    FILE *scorecards;       /* the scorecard tables, or NULL */
+    FILE *progress;   /* progress lines, or NULL */
+    FILE *scorecards; /* the scorecard tables, or NULL */
 } gs_replay_opts_t;
 
 /* Runs a replay. On failure returns an error with a message naming the file and offset. */

@@ -56,8 +56,7 @@ gs_statedb_t *gs_statedb_open(const char *dir, size_t memory_bytes, char *errbuf
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    if (memory_bytes < (16u << 20))
-        memory_bytes = 16u << 20;
+    if (memory_bytes < (16u << 20)) memory_bytes = 16u << 20;
     d->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(d->opts, 1);
     rocksdb_options_set_create_missing_column_families(d->opts, 1);
@@ -81,7 +80,8 @@ gs_statedb_t *gs_statedb_open(const char *dir, size_t memory_bytes, char *errbuf
         cfopts[i] = d->opts;
     }
     char *err = NULL;
-    d->db = rocksdb_open_column_families(d->opts, dir, GS_NS__COUNT + 1, names, cfopts, d->cf, &err);
+    d->db =
+        rocksdb_open_column_families(d->opts, dir, GS_NS__COUNT + 1, names, cfopts, d->cf, &err);
     if (err) {
         snprintf(errbuf, errlen, "state.dir %s: %s", dir, err);
         free(err);
@@ -97,26 +97,18 @@ gs_statedb_t *gs_statedb_open(const char *dir, size_t memory_bytes, char *errbuf
 
 void gs_statedb_close(gs_statedb_t *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     if (d->db) {
         for (int i = 0; i <= GS_NS__COUNT; i++)
-            if (d->cf[i])
-                rocksdb_column_family_handle_destroy(d->cf[i]);
+            if (d->cf[i]) rocksdb_column_family_handle_destroy(d->cf[i]);
         rocksdb_close(d->db);
     }
-    if (d->ro)
-        rocksdb_readoptions_destroy(d->ro);
-    if (d->wo_sync)
-        rocksdb_writeoptions_destroy(d->wo_sync);
-    if (d->wo_nowal)
-        rocksdb_writeoptions_destroy(d->wo_nowal);
-    if (d->table)
-        rocksdb_block_based_options_destroy(d->table);
-    if (d->cache)
-        rocksdb_cache_destroy(d->cache);
-    if (d->opts)
-        rocksdb_options_destroy(d->opts);
+    if (d->ro) rocksdb_readoptions_destroy(d->ro);
+    if (d->wo_sync) rocksdb_writeoptions_destroy(d->wo_sync);
+    if (d->wo_nowal) rocksdb_writeoptions_destroy(d->wo_nowal);
+    if (d->table) rocksdb_block_based_options_destroy(d->table);
+    if (d->cache) rocksdb_cache_destroy(d->cache);
+    if (d->opts) rocksdb_options_destroy(d->opts);
     while (d->loaders) {
         loader_ctx_t *next = d->loaders->next;
         free(d->loaders);
@@ -128,26 +120,22 @@ void gs_statedb_close(gs_statedb_t *d)
 static bool load(void *ctx, gs_ns_t ns, const void *key, size_t klen, void **val, size_t *vlen)
 {
     loader_ctx_t *l = ctx;
-    if (gs_statedb_transient(ns))
-        return false;
+    if (gs_statedb_transient(ns)) return false;
     uint8_t stack[512];
     uint8_t *k = klen + 4 <= sizeof(stack) ? stack : malloc(klen + 4);
-    if (!k)
-        return false;
+    if (!k) return false;
     put_be32(k, l->task);
     memcpy(k + 4, key, klen);
     char *err = NULL;
     size_t n = 0;
-    char *v = rocksdb_get_cf(l->db->db, l->db->ro, l->db->cf[1 + ns], (const char *)k, klen + 4,
-                             &n, &err);
-    if (k != stack)
-        free(k);
+    char *v = rocksdb_get_cf(l->db->db, l->db->ro, l->db->cf[1 + ns], (const char *)k, klen + 4, &n,
+                             &err);
+    if (k != stack) free(k);
     if (err) {
         free(err);
         return false;
     }
-    if (!v)
-        return false;
+    if (!v) return false;
     *val = v; /* malloc-ed by RocksDB's C API: the store frees it */
     *vlen = n;
     return true;
@@ -157,8 +145,7 @@ void gs_statedb_attach(gs_statedb_t *db, uint32_t task, gs_store_t *st)
 {
     /* the context lives as long as the database: one small allocation per attached task */
     loader_ctx_t *l = malloc(sizeof(*l));
-    if (!l)
-        return;
+    if (!l) return;
     *l = (loader_ctx_t){db, task, db->loaders};
     db->loaders = l;
     gs_store_set_loader(st, load, l);
@@ -171,8 +158,7 @@ gs_statedb_batch_t *gs_statedb_batch_new(void)
 
 void gs_statedb_batch_destroy(gs_statedb_batch_t *b)
 {
-    if (!b)
-        return;
+    if (!b) return;
     free(b->buf);
     free(b);
 }
@@ -201,8 +187,7 @@ void gs_statedb_batch_put(gs_statedb_batch_t *b, uint32_t task, gs_ns_t ns, cons
     put_be32(p + 6, (uint32_t)(val ? vlen : 0));
     put_be32(p + 10, task);
     memcpy(p + 14, key, klen);
-    if (val && vlen)
-        memcpy(p + 14 + klen, val, vlen);
+    if (val && vlen) memcpy(p + 14 + klen, val, vlen);
     b->len = need;
     b->count++;
 }
@@ -218,11 +203,9 @@ static void stage_one(void *ctx, gs_ns_t ns, const void *key, size_t klen, const
                       size_t vlen)
 {
     stage_ctx_t *s = ctx;
-    if (gs_statedb_transient(ns))
-        return;
+    if (gs_statedb_transient(ns)) return;
     gs_statedb_batch_put(s->b, s->task, ns, key, klen, val, vlen);
-    if (s->changelog)
-        s->changelog(s->ctx, s->task, ns, key, klen, val, vlen);
+    if (s->changelog) s->changelog(s->ctx, s->task, ns, key, klen, val, vlen);
 }
 
 void gs_statedb_stage(gs_statedb_batch_t *b, uint32_t task, gs_store_t *st,
@@ -310,8 +293,7 @@ gs_err_t gs_statedb_drop_task(gs_statedb_t *db, uint32_t task, char *errbuf, siz
     put_be32(hi, task + 1);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     for (int i = 1; i <= GS_NS__COUNT; i++)
-        rocksdb_writebatch_delete_range_cf(wb, db->cf[i], (const char *)lo, 4, (const char *)hi,
-                                           4);
+        rocksdb_writebatch_delete_range_cf(wb, db->cf[i], (const char *)lo, 4, (const char *)hi, 4);
     uint8_t ck[4 + 10];
     put_be32(ck, task);
     memcpy(ck + 4, "checkpoint", 10);
@@ -339,11 +321,9 @@ gs_err_t gs_statedb_scan(gs_statedb_t *db, uint32_t task, gs_ns_t ns,
          rocksdb_iter_next(it)) {
         size_t kl, vl;
         const char *k = rocksdb_iter_key(it, &kl);
-        if (kl < 4 || memcmp(k, prefix, 4) != 0)
-            break;
+        if (kl < 4 || memcmp(k, prefix, 4) != 0) break;
         const char *v = rocksdb_iter_value(it, &vl);
-        if (!fn(ctx, k + 4, kl - 4, v, vl))
-            break;
+        if (!fn(ctx, k + 4, kl - 4, v, vl)) break;
     }
     char *err = NULL;
     rocksdb_iter_get_error(it, &err);

@@ -103,11 +103,10 @@ static void tail_json_headers(FILE *out, const rd_kafka_headers_t *hdrs)
     const char *name;
     const void *val;
     size_t size;
-    for (size_t i = 0; hdrs && rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                                   RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0;
+         hdrs && rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          i++) {
-        if (i)
-            fputc(',', out);
+        if (i) fputc(',', out);
         gs_json_bytes(out, name, strlen(name));
         fputc(':', out);
         if (val)
@@ -133,8 +132,7 @@ static void tail_print(FILE *out, const char *topic, const ProtobufCMessageDescr
         gs_json_bytes(out, key, klen);
     else
         fputs("null", out);
-    if (!d)
-        tail_json_headers(out, hdrs);
+    if (!d) tail_json_headers(out, hdrs);
     fputs(",\"value\":", out);
     if (!val) {
         fputs("null", out);
@@ -156,10 +154,8 @@ static void tail_print(FILE *out, const char *topic, const ProtobufCMessageDescr
 
 static void tail_row_free(gs_tail_row_t *r)
 {
-    if (!r)
-        return;
-    if (r->hdrs)
-        rd_kafka_headers_destroy(r->hdrs);
+    if (!r) return;
+    if (r->hdrs) rd_kafka_headers_destroy(r->hdrs);
     free(r->buf);
     free(r);
 }
@@ -174,8 +170,7 @@ static void tail_table_fini(gs_tail_table_t *t)
 
 static bool tail_row_key_eq(const gs_tail_row_t *r, const void *key, size_t klen)
 {
-    if (!key)
-        return r->key_null;
+    if (!key) return r->key_null;
     return !r->key_null && r->klen == klen && memcmp(r->buf, key, klen) == 0;
 }
 
@@ -191,12 +186,10 @@ static gs_err_t tail_table_grow(gs_tail_table_t *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 1024;
     gs_tail_table_t nt = {calloc(ncap, sizeof(*nt.slots)), ncap, t->n};
-    if (!nt.slots)
-        return GS_ERR_NOMEM;
+    if (!nt.slots) return GS_ERR_NOMEM;
     for (size_t i = 0; i < t->cap; i++) {
         gs_tail_row_t *r = t->slots[i];
-        if (r)
-            nt.slots[tail_slot(&nt, r->key_null ? NULL : r->buf, r->klen)] = r;
+        if (r) nt.slots[tail_slot(&nt, r->key_null ? NULL : r->buf, r->klen)] = r;
     }
     free(t->slots);
     *t = nt;
@@ -206,33 +199,27 @@ static gs_err_t tail_table_grow(gs_tail_table_t *t)
 /* Replaces the row of m's key with a copy of m. */
 static gs_err_t tail_table_put(gs_tail_table_t *t, const rd_kafka_message_t *m)
 {
-    if ((t->n + 1) * 4 > t->cap * 3 && tail_table_grow(t) != GS_OK)
-        return GS_ERR_NOMEM;
+    if ((t->n + 1) * 4 > t->cap * 3 && tail_table_grow(t) != GS_OK) return GS_ERR_NOMEM;
     size_t i = tail_slot(t, m->key, m->key_len);
     gs_tail_row_t *r = t->slots[i];
     if (!r) {
-        if (!(r = calloc(1, sizeof(*r))))
-            return GS_ERR_NOMEM;
+        if (!(r = calloc(1, sizeof(*r)))) return GS_ERR_NOMEM;
         t->slots[i] = r;
         t->n++;
     }
     size_t klen = m->key ? m->key_len : 0, vlen = m->payload ? m->len : 0;
     uint8_t *buf = realloc(r->buf, klen + vlen + 1);
-    if (!buf)
-        return GS_ERR_NOMEM;
+    if (!buf) return GS_ERR_NOMEM;
     r->buf = buf;
-    if (klen)
-        memcpy(buf, m->key, klen);
-    if (vlen)
-        memcpy(buf + klen, m->payload, vlen);
+    if (klen) memcpy(buf, m->key, klen);
+    if (vlen) memcpy(buf + klen, m->payload, vlen);
     r->klen = klen;
     r->vlen = vlen;
     r->key_null = !m->key;
     r->val_null = !m->payload;
     r->partition = m->partition;
     r->offset = m->offset;
-    if (r->hdrs)
-        rd_kafka_headers_destroy(r->hdrs);
+    if (r->hdrs) rd_kafka_headers_destroy(r->hdrs);
     r->hdrs = NULL;
     rd_kafka_headers_t *h;
     if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -244,12 +231,10 @@ static gs_err_t tail_table_put(gs_tail_table_t *t, const rd_kafka_message_t *m)
 static int tail_row_cmp(const void *a, const void *b)
 {
     const gs_tail_row_t *x = *(gs_tail_row_t *const *)a, *y = *(gs_tail_row_t *const *)b;
-    if (x->key_null || y->key_null)
-        return (int)y->key_null - (int)x->key_null;
+    if (x->key_null || y->key_null) return (int)y->key_null - (int)x->key_null;
     size_t n = x->klen < y->klen ? x->klen : y->klen;
     int c = n ? memcmp(x->buf, y->buf, n) : 0;
-    if (c)
-        return c;
+    if (c) return c;
     return (x->klen > y->klen) - (x->klen < y->klen);
 }
 
@@ -257,12 +242,10 @@ static gs_err_t tail_table_print(const gs_tail_table_t *t, const gs_tail_opts_t 
                                  const ProtobufCMessageDescriptor *d)
 {
     gs_tail_row_t **rows = malloc((t->n ? t->n : 1) * sizeof(*rows));
-    if (!rows)
-        return GS_ERR_NOMEM;
+    if (!rows) return GS_ERR_NOMEM;
     size_t n = 0;
     for (size_t i = 0; i < t->cap; i++)
-        if (t->slots[i] && !t->slots[i]->val_null)
-            rows[n++] = t->slots[i];
+        if (t->slots[i] && !t->slots[i]->val_null) rows[n++] = t->slots[i];
     qsort(rows, n, sizeof(*rows), tail_row_cmp);
     for (size_t i = 0; i < n && (!o->max || (long long)i < o->max); i++) {
         const gs_tail_row_t *r = rows[i];
@@ -277,23 +260,25 @@ static gs_err_t tail_table_print(const gs_tail_table_t *t, const gs_tail_opts_t 
 
 static void tail_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: gridstream tail TOPIC [--bootstrap HOST:PORT] [--config FILE] [--set k=v]\n"
-            "                       [--table] [--from-beginning] [--max N] [--timeout SECONDS]\n"
-            "                       [--partition P]\n"
-            "  prints the records of TOPIC as JSON lines\n"
-            "  {\"topic\":..,\"partition\":..,\"offset\":..,\"key\":..,\"value\":{..}}, values decoded by\n"
-            "  the topic's type (gridstream.kpi/incidents/alerts/scorecards, city.reports/sensors/\n"
-            "  video/cases); other topics (gridstream.dlq) show \"headers\" and the value's size.\n"
-            "  Only committed data is shown; no consumer group, nothing committed.\n"
-            "  --bootstrap       brokers; overrides bootstrap.servers (a running `gridstream broker`\n"
-            "                    prints its address)\n"
-            "  --from-beginning  start at the beginning of each partition (default: the end)\n"
-            "  --table           read up to the end as of start, print the latest value per key in\n"
-            "                    key order, and exit\n"
-            "  --max N           stop after N records (rows with --table)\n"
-            "  --timeout S       stop after S seconds without a record (default: until SIGINT)\n"
-            "  --partition P     read partition P only\n");
+    fprintf(
+        f,
+        "usage: gridstream tail TOPIC [--bootstrap HOST:PORT] [--config FILE] [--set k=v]\n"
+        "                       [--table] [--from-beginning] [--max N] [--timeout SECONDS]\n"
+        "                       [--partition P]\n"
+        "  prints the records of TOPIC as JSON lines\n"
+        "  {\"topic\":..,\"partition\":..,\"offset\":..,\"key\":..,\"value\":{..}}, values decoded "
+        "by\n"
+        "  the topic's type (gridstream.kpi/incidents/alerts/scorecards, city.reports/sensors/\n"
+        "  video/cases); other topics (gridstream.dlq) show \"headers\" and the value's size.\n"
+        "  Only committed data is shown; no consumer group, nothing committed.\n"
+        "  --bootstrap       brokers; overrides bootstrap.servers (a running `gridstream broker`\n"
+        "                    prints its address)\n"
+        "  --from-beginning  start at the beginning of each partition (default: the end)\n"
+        "  --table           read up to the end as of start, print the latest value per key in\n"
+        "                    key order, and exit\n"
+        "  --max N           stop after N records (rows with --table)\n"
+        "  --timeout S       stop after S seconds without a record (default: until SIGINT)\n"
+        "  --partition P     read partition P only\n");
 }
 
 static int tail_bad(const char *what)
@@ -322,8 +307,8 @@ static int tail_parse(int argc, char **argv, gs_tail_opts_t *o)
             o->from_beginning = true;
             continue;
         }
-        static const char *const valued[] = {"--bootstrap", "--config", "--set", "--max",
-                                             "--timeout", "--partition", NULL};
+        static const char *const valued[] = {"--bootstrap", "--config",    "--set", "--max",
+                                             "--timeout",   "--partition", NULL};
         bool is_valued = false;
         for (const char *const *v = valued; *v; v++)
             is_valued = is_valued || strcmp(a, *v) == 0;
@@ -336,8 +321,7 @@ static int tail_parse(int argc, char **argv, gs_tail_opts_t *o)
             char *end;
             errno = 0;
             if (strcmp(a, "--bootstrap") == 0) {
-                if (!*v)
-                    return tail_bad("--bootstrap needs HOST:PORT");
+                if (!*v) return tail_bad("--bootstrap needs HOST:PORT");
                 o->bootstrap = v;
             } else if (strcmp(a, "--max") == 0) {
                 o->max = strtoll(v, &end, 10);
@@ -371,8 +355,7 @@ static int tail_parse(int argc, char **argv, gs_tail_opts_t *o)
         }
         o->topic = a;
     }
-    if (!o->topic || !*o->topic)
-        return tail_bad("TOPIC is required");
+    if (!o->topic || !*o->topic) return tail_bad("TOPIC is required");
     return 0;
 }
 
@@ -393,8 +376,7 @@ static void tail_on_error(rd_kafka_t *rk, int err, const char *reason, void *opa
 {
     gs_tail_errs_t *errs = opaque;
     (void)rk;
-    if (!errs->on || err == errs->last)
-        return;
+    if (!errs->on || err == errs->last) return;
     errs->last = err;
     fprintf(stderr, "gridstream tail: kafka: %s\n", reason);
 }
@@ -402,8 +384,7 @@ static void tail_on_error(rd_kafka_t *rk, int err, const char *reason, void *opa
 static bool tail_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 {
     char why[512];
-    if (rd_kafka_conf_set(conf, k, v, why, sizeof(why)) == RD_KAFKA_CONF_OK)
-        return true;
+    if (rd_kafka_conf_set(conf, k, v, why, sizeof(why)) == RD_KAFKA_CONF_OK) return true;
     fprintf(stderr, "gridstream tail: %s=%s: %s\n", k, v, why);
     return false;
 }
@@ -477,12 +458,11 @@ static rd_kafka_topic_partition_list_t *tail_partitions(rd_kafka_t *rk, const gs
         }
         const struct rd_kafka_metadata_topic *t = NULL;
         for (int i = 0; i < md->topic_cnt && !t; i++)
-            if (strcmp(md->topics[i].topic, o->topic) == 0)
-                t = &md->topics[i];
-        err = !t ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                 : t->err ? t->err
-                          : t->partition_cnt > 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
-                                                 : RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+            if (strcmp(md->topics[i].topic, o->topic) == 0) t = &md->topics[i];
+        err = !t                     ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+              : t->err               ? t->err
+              : t->partition_cnt > 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
+                                     : RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
         if (!err) {
             int n = t->partition_cnt;
             parts = rd_kafka_topic_partition_list_new(n);
@@ -501,8 +481,8 @@ static rd_kafka_topic_partition_list_t *tail_partitions(rd_kafka_t *rk, const gs
         rd_kafka_metadata_destroy(md);
         double elapsed_ms = (tail_now() - start) * 1000;
         bool unknown = err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-        if (tail_stop || elapsed_ms >= (unknown ? GS_TAIL_UNKNOWN_TOPIC_MS
-                                                : GS_TAIL_METADATA_TIMEOUT_MS)) {
+        if (tail_stop ||
+            elapsed_ms >= (unknown ? GS_TAIL_UNKNOWN_TOPIC_MS : GS_TAIL_METADATA_TIMEOUT_MS)) {
             if (unknown)
                 fprintf(stderr, "gridstream tail: topic '%s' does not exist on %s\n", o->topic,
                         bootstrap);
@@ -524,13 +504,12 @@ static bool tail_end_offsets(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *pa
 {
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo, hi;
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-            rk, parts->elems[i].topic, parts->elems[i].partition, &lo, &hi,
-            GS_TAIL_METADATA_TIMEOUT_MS);
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic, parts->elems[i].partition,
+                                             &lo, &hi, GS_TAIL_METADATA_TIMEOUT_MS);
         if (err) {
             fprintf(stderr, "gridstream tail: %s [%d]: cannot read the end offset: %s\n",
-                    parts->elems[i].topic, (int)parts->elems[i].partition,
-                    rd_kafka_err2str(err));
+                    parts->elems[i].topic, (int)parts->elems[i].partition, rd_kafka_err2str(err));
             return false;
         }
         parts->elems[i].offset = hi;
@@ -544,11 +523,9 @@ int gs_tail_main(int argc, char **argv)
 {
     gs_tail_opts_t o;
     int rc = tail_parse(argc, argv, &o);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    if (rc) return rc < 0 ? 0 : rc;
     gs_config_t cfg;
-    if (gs_config_from_cli(&cfg, NULL, argc, argv, environ) != GS_OK)
-        return GS_TAIL_EXIT_USAGE;
+    if (gs_config_from_cli(&cfg, NULL, argc, argv, environ) != GS_OK) return GS_TAIL_EXIT_USAGE;
     const char *bootstrap = o.bootstrap ? o.bootstrap : cfg.bootstrap_servers;
     if (!*bootstrap) {
         fprintf(stderr, "gridstream tail: no brokers: pass --bootstrap HOST:PORT (the embedded "
@@ -573,15 +550,11 @@ int gs_tail_main(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    if (!(rk = tail_consumer_new(&o, &cfg, &errs)))
-        goto out;
-    if (!(parts = tail_partitions(rk, &o, bootstrap)))
-        goto out;
-    if (!tail_end_offsets(rk, parts))
-        goto out;
+    if (!(rk = tail_consumer_new(&o, &cfg, &errs))) goto out;
+    if (!(parts = tail_partitions(rk, &o, bootstrap))) goto out;
+    if (!tail_end_offsets(rk, parts)) goto out;
     if (o.table) {
-        if (!(prog = calloc((size_t)parts->cnt, sizeof(*prog))))
-            goto nomem;
+        if (!(prog = calloc((size_t)parts->cnt, sizeof(*prog)))) goto nomem;
         for (int i = 0; i < parts->cnt; i++) {
             prog[i].id = parts->elems[i].partition;
             prog[i].end = parts->elems[i].offset;
@@ -637,8 +610,7 @@ int gs_tail_main(int argc, char **argv)
                         rd_kafka_message_errstr(m));
             errs.last = m->err;
             rd_kafka_message_destroy(m);
-            if (rd_kafka_fatal_error(rk, NULL, 0))
-                goto out;
+            if (rd_kafka_fatal_error(rk, NULL, 0)) goto out;
             continue;
         }
         errs.last = 0;
@@ -654,19 +626,16 @@ int gs_tail_main(int argc, char **argv)
                     }
                 }
             rd_kafka_message_destroy(m);
-            if (!ok)
-                goto nomem;
+            if (!ok) goto nomem;
             continue;
         }
         rd_kafka_headers_t *hdrs = NULL;
-        if (!d)
-            rd_kafka_message_headers(m, &hdrs);
+        if (!d) rd_kafka_message_headers(m, &hdrs);
         tail_print(stdout, o.topic, d, m->partition, m->offset, m->key, m->key_len, m->payload,
                    m->len, hdrs);
         rd_kafka_message_destroy(m);
         unflushed = true;
-        if (o.max && ++seen >= o.max)
-            break;
+        if (o.max && ++seen >= o.max) break;
     }
     if (o.table) {
         if (n_open > 0) {
@@ -674,8 +643,7 @@ int gs_tail_main(int argc, char **argv)
                     o.topic);
             goto out;
         }
-        if (tail_table_print(&table, &o, d) != GS_OK)
-            goto nomem;
+        if (tail_table_print(&table, &o, d) != GS_OK) goto nomem;
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "gridstream tail: writing the output: %s\n", strerror(errno));
@@ -692,8 +660,7 @@ out:
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
     }
-    if (parts)
-        rd_kafka_topic_partition_list_destroy(parts);
+    if (parts) rd_kafka_topic_partition_list_destroy(parts);
     free(prog);
     tail_table_fini(&table);
     sigaction(SIGINT, &old_int, NULL);

@@ -24,8 +24,7 @@ void gs_alert_emit(gs_task_t *t, int kind, const gs_incident_t *inc, int64_t at,
     static const char *const prefix[] = {"", "HOTSPOT", "CRITICAL", "OVERDUE", "REWORK"};
     char id[1400];
     if (kind == GRIDSTREAM__V1__ALERT_KIND__HOTSPOT)
-        snprintf(id, sizeof(id), "HOTSPOT:%llu:%lld", (unsigned long long)inc->cell,
-                 (long long)at);
+        snprintf(id, sizeof(id), "HOTSPOT:%llu:%lld", (unsigned long long)inc->cell, (long long)at);
     else
         snprintf(id, sizeof(id), "%s:%.*s", prefix[kind], (int)inc->id_len, gs_inc_id(inc));
     char incident_id[1200];
@@ -40,8 +39,7 @@ void gs_alert_emit(gs_task_t *t, int kind, const gs_incident_t *inc, int64_t at,
     a.problem_code = inc->problem;
     a.count = count;
     a.message = (char *)message;
-    if (gs_sink_emit_msg(&t->sink, GS_OUT_ALERTS, id, &a.base) != GS_OK)
-        gs_task_note_oom(t);
+    if (gs_sink_emit_msg(&t->sink, GS_OUT_ALERTS, id, &a.base) != GS_OK) gs_task_note_oom(t);
     t->m.alerts[kind]++;
 }
 
@@ -61,32 +59,26 @@ static void hotspot_check(gs_task_t *t, const gs_incident_t *inc)
 
     size_t cap = sizeof(cell_hdr_t) + (size_t)(nopen + nhot + 2) * sizeof(int64_t);
     uint8_t *buf = gs_task_scratch(t, cap);
-    if (!buf)
-        return;
+    if (!buf) return;
     cell_hdr_t *h = (cell_hdr_t *)buf;
     int64_t *nt = (int64_t *)(h + 1);
     uint32_t no = 0, nh = 0;
     for (uint32_t i = 0; i < nopen; i++)
-        if (ot[i] >= horizon)
-            nt[no++] = ot[i];
+        if (ot[i] >= horizon) nt[no++] = ot[i];
     int64_t at = inc->opened_ms;
     nt[no++] = at;
     uint32_t count = 0;
     for (uint32_t i = 0; i < no; i++)
-        if (nt[i] > at - p->hotspot_window_ms && nt[i] <= at)
-            count++;
+        if (nt[i] > at - p->hotspot_window_ms && nt[i] <= at) count++;
     bool suppressed = false;
     for (uint32_t i = 0; i < nhot; i++) {
         int64_t ht = ot[nopen + i];
-        if (ht < horizon)
-            continue;
+        if (ht < horizon) continue;
         nt[no + nh++] = ht;
-        if (ht > at - p->hotspot_window_ms && ht <= at)
-            suppressed = true;
+        if (ht > at - p->hotspot_window_ms && ht <= at) suppressed = true;
     }
     bool fire = count >= (uint32_t)p->hotspot_threshold && !suppressed;
-    if (fire)
-        nt[no + nh++] = at;
+    if (fire) nt[no + nh++] = at;
     h->nopen = no;
     h->nhot = nh;
     if (!gs_store_put(t->st, GS_NS_CELL, k, 8, buf,

@@ -124,10 +124,8 @@ size_t gs_utf8_seq_len(const uint8_t *p, size_t n)
     } else {
         return 0;
     }
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
+    if (n < len || p[1] < lo || p[1] > hi) return 0;
     for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
+        if ((p[i] & 0xc0) != 0x80) return 0;
     return len;
 }

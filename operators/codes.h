@@ -12,8 +12,13 @@
 #define GS_CELL_MAX UINT64_C(999999999999999)
 
 /* Levels, numbered as the wire enum Level. */
-enum { GS_LEVEL_CELL = 1, GS_LEVEL_COMMUNITY = 2, GS_LEVEL_STREET = 3, GS_LEVEL_DISTRICT = 4,
-       GS_LEVEL_CITY = 5 };
+enum {
+    GS_LEVEL_CELL = 1,
+    GS_LEVEL_COMMUNITY = 2,
+    GS_LEVEL_STREET = 3,
+    GS_LEVEL_DISTRICT = 4,
+    GS_LEVEL_CITY = 5
+};
 
 /* Window kinds, numbered as the wire enum WindowKind. */
 enum { GS_WIN_HOUR = 1, GS_WIN_DAY = 2, GS_WIN_MONTH = 3, GS_WIN_ROLLING_24H = 4 };

@@ -84,16 +84,14 @@ gs_err_t gs_sink_emit_msg(const gs_sink_t *sink, gs_output_t topic, const char *
 
 bool gs_reserve(void *arrp, size_t *cap, size_t need, size_t size)
 {
-    if (need <= *cap)
-        return true;
+    if (need <= *cap) return true;
     size_t nc = *cap ? *cap * 2 : 16;
     while (nc < need)
         nc *= 2;
     void *old;
     memcpy(&old, arrp, sizeof(old)); /* arrp points at a T *: same representation as void * */
     void *na = realloc(old, nc * size);
-    if (!na)
-        return false;
+    if (!na) return false;
     memcpy(arrp, &na, sizeof(na));
     *cap = nc;
     return true;

@@ -3,9 +3,10 @@
  *
  * Incidents live in GS_NS_INCIDENT under a per-task handle (a counter, so deterministic). The
  * joinable incidents of a (cell, problem) are listed in GS_NS_CANDIDATE, pruned lazily; every
- * signal's reference key (channel, signal id) points to its incident in GS_NS_REF, which is how case
- * events find their incident. Every change to an incident goes through gs_task_incident_changed()
- * with the incident's counts from before the change, so KPIs and the scorecard view follow.
+ * signal's reference key (channel, signal id) points to its incident in GS_NS_REF, which is how
+ * case events find their incident. Every change to an incident goes through
+ * gs_task_incident_changed() with the incident's counts from before the change, so KPIs and the
+ * scorecard view follow.
  */
 #include <math.h>
 #include <stdio.h>
@@ -28,8 +29,7 @@ gs_incident_t *gs_incident_get(gs_task_t *t, uint64_t handle)
 void gs_incident_kpi_counts(const gs_incident_t *inc, int64_t v[GS_KPI_NCOUNTS])
 {
     memset(v, 0, GS_KPI_NCOUNTS * sizeof(int64_t));
-    if (!inc)
-        return;
+    if (!inc) return;
     v[GS_C_SIGNALS] = inc->signal_count;
     v[GS_C_INCIDENTS] = 1;
     v[GS_C_MERGED] = (int64_t)inc->signal_count - 1;
@@ -37,16 +37,15 @@ void gs_incident_kpi_counts(const gs_incident_t *inc, int64_t v[GS_KPI_NCOUNTS])
     v[GS_C_FILED] = inc->filed_ms != 0;
     v[GS_C_REJECTED] = inc->has_rejected;
     v[GS_C_RECTIFIED] = inc->rectified_ms != 0;
-    v[GS_C_ON_TIME] = inc->rectified_ms != 0 && inc->filed_ms != 0 &&
-                      inc->rectified_ms <= inc->deadline_ms;
+    v[GS_C_ON_TIME] =
+        inc->rectified_ms != 0 && inc->filed_ms != 0 && inc->rectified_ms <= inc->deadline_ms;
     v[GS_C_CLOSED] = inc->closed_ms != 0;
     v[GS_C_REWORKED] = inc->rework_count >= 1;
 }
 
 static size_t ref_key(uint8_t *k, int channel, const char *id, size_t len)
 {
-    if (len > REF_KEY_MAX - 1)
-        len = REF_KEY_MAX - 1;
+    if (len > REF_KEY_MAX - 1) len = REF_KEY_MAX - 1;
     k[0] = (uint8_t)channel;
     memcpy(k + 1, id, len);
     return len + 1;
@@ -58,8 +57,7 @@ static void ref_set(gs_task_t *t, const gs_signal_t *sig, uint64_t handle)
     size_t kl = ref_key(k, sig->channel, sig->sid, sig->sid_len);
     uint8_t v[8];
     gs_put_be64(v, handle);
-    if (!gs_store_put(t->st, GS_NS_REF, k, kl, v, 8))
-        gs_task_note_oom(t);
+    if (!gs_store_put(t->st, GS_NS_REF, k, kl, v, 8)) gs_task_note_oom(t);
 }
 
 static bool has_position(double lat, double lon)
@@ -73,8 +71,7 @@ static double haversine(double lat1, double lon1, double lat2, double lon2, doub
     double dphi = (lat2 - lat1) * rad, dlambda = (lon2 - lon1) * rad;
     double a = sin(dphi / 2) * sin(dphi / 2) +
                cos(lat1 * rad) * cos(lat2 * rad) * sin(dlambda / 2) * sin(dlambda / 2);
-    if (a > 1.0)
-        a = 1.0;
+    if (a > 1.0) a = 1.0;
     return 2.0 * r * asin(sqrt(a));
 }
 
@@ -82,16 +79,14 @@ static int id_cmp(const gs_incident_t *a, const gs_incident_t *b)
 {
     size_t n = a->id_len < b->id_len ? a->id_len : b->id_len;
     int c = memcmp(gs_inc_id(a), gs_inc_id(b), n);
-    if (c)
-        return c;
+    if (c) return c;
     return (a->id_len > b->id_len) - (a->id_len < b->id_len);
 }
 
 /* Candidates are kept until the watermark is past last signal + window + TTL. */
 static bool candidate_stale(const gs_task_t *t, const gs_incident_t *inc)
 {
-    if (t->wm == GS_TIME_MIN || t->wm == GS_TIME_MAX)
-        return false;
+    if (t->wm == GS_TIME_MIN || t->wm == GS_TIME_MAX) return false;
     return t->wm - inc->last_signal_ms > t->p->correlation_window_ms + t->p->dedup_ttl_ms;
 }
 
@@ -107,10 +102,8 @@ static uint64_t open_incident(gs_task_t *t, const gs_signal_t *sig)
     char id[1200];
     int n = snprintf(id, sizeof(id), "%llu-%u-%lld-%d-%.*s", (unsigned long long)sig->cell,
                      sig->problem, (long long)sig->t, sig->channel, (int)sig->sid_len, sig->sid);
-    if (n < 0)
-        return 0;
-    if ((size_t)n >= sizeof(id))
-        n = (int)sizeof(id) - 1;
+    if (n < 0) return 0;
+    if ((size_t)n >= sizeof(id)) n = (int)sizeof(id) - 1;
     /* The signal that opened an incident, delivered again after its identity was forgotten,
        would open an incident with the same id: it is a duplicate, and changes nothing. */
     uint8_t rk[REF_KEY_MAX];
@@ -150,11 +143,9 @@ static uint64_t open_incident(gs_task_t *t, const gs_signal_t *sig)
     const uint8_t *old = gs_store_get(t->st, GS_NS_CANDIDATE, ck, 12, &clen);
     uint8_t *copy = gs_task_scratch(t, clen + 8);
     if (copy) {
-        if (clen)
-            memcpy(copy, old, clen);
+        if (clen) memcpy(copy, old, clen);
         gs_put_be64(copy + clen, handle);
-        if (!gs_store_put(t->st, GS_NS_CANDIDATE, ck, 12, copy, clen + 8))
-            gs_task_note_oom(t);
+        if (!gs_store_put(t->st, GS_NS_CANDIDATE, ck, 12, copy, clen + 8)) gs_task_note_oom(t);
     }
     ref_set(t, sig, handle);
     t->m.incidents_opened++;
@@ -205,8 +196,7 @@ void gs_correlate(gs_task_t *t, const gs_signal_t *sig)
         double d = 0;
         if (sig_pos && has_position(inc->lat, inc->lon)) {
             d = haversine(inc->lat, inc->lon, sig->lat, sig->lon, p->earth_radius_m);
-            if (!(d <= p->correlation_distance_m))
-                continue;
+            if (!(d <= p->correlation_distance_m)) continue;
         }
         if (!best || d < best_d ||
             (d == best_d && (inc->opened_ms < best->opened_ms ||
@@ -220,12 +210,10 @@ void gs_correlate(gs_task_t *t, const gs_signal_t *sig)
         if (nl)
             for (size_t i = 0; i < keep; i++)
                 gs_put_be64(nl + 8 * i, h[i]);
-        if (keep == 0)
-            gs_store_del(t->st, GS_NS_CANDIDATE, ck, 12);
+        if (keep == 0) gs_store_del(t->st, GS_NS_CANDIDATE, ck, 12);
     }
     uint64_t best_handle = best ? best->handle : 0;
-    if (h != handles)
-        free(h);
+    if (h != handles) free(h);
     if (!best) {
         open_incident(t, sig);
         return;
@@ -236,8 +224,7 @@ void gs_correlate(gs_task_t *t, const gs_signal_t *sig)
     gs_incident_score_counts(inc, sb);
     inc->signal_count++;
     inc->channel_mask |= 1u << sig->channel;
-    if (sig->t > inc->last_signal_ms)
-        inc->last_signal_ms = sig->t;
+    if (sig->t > inc->last_signal_ms) inc->last_signal_ms = sig->t;
     t->m.signals_merged++;
     ref_set(t, sig, best_handle);
     inc = gs_incident_get(t, best_handle);
@@ -250,8 +237,7 @@ static gs_incident_t *set_depts(gs_task_t *t, gs_incident_t *inc, const char *de
 {
     size_t need = sizeof(*inc) + inc->id_len + dlen + sclen;
     uint8_t *b = gs_task_scratch(t, need);
-    if (!b)
-        return inc;
+    if (!b) return inc;
     memcpy(b, inc, sizeof(*inc) + inc->id_len);
     memmove(b + sizeof(*inc) + inc->id_len, dept, dlen);
     memmove(b + sizeof(*inc) + inc->id_len + dlen, scd, sclen);
@@ -273,12 +259,10 @@ gs_err_t gs_lifecycle_apply(gs_task_t *t, const Gridstream__V1__CaseEvent *ce)
     uint8_t k[REF_KEY_MAX];
     size_t kl = ref_key(k, (int)ce->ref_channel, ce->ref_id, strlen(ce->ref_id));
     const uint8_t *hv = gs_store_get(t->st, GS_NS_REF, k, kl, NULL);
-    if (!hv)
-        return GS_ERR_UNKNOWN_REF;
+    if (!hv) return GS_ERR_UNKNOWN_REF;
     uint64_t handle = gs_get_be64(hv);
     gs_incident_t *inc = gs_incident_get(t, handle);
-    if (!inc)
-        return GS_ERR_UNKNOWN_REF;
+    if (!inc) return GS_ERR_UNKNOWN_REF;
     t->m.case_events++;
 
     int64_t kb[GS_KPI_NCOUNTS], sb[GS_SCORE_NCOUNTS];
@@ -323,22 +307,18 @@ gs_err_t gs_lifecycle_apply(gs_task_t *t, const Gridstream__V1__CaseEvent *ce)
         break;
     }
     case GRIDSTREAM__V1__STAGE__RECTIFIED:
-        if (inc->rectified_ms == 0)
-            inc->rectified_ms = ts;
-        if (by_e && inc->sc_rectified_ms == 0)
-            inc->sc_rectified_ms = ts;
+        if (inc->rectified_ms == 0) inc->rectified_ms = ts;
+        if (by_e && inc->sc_rectified_ms == 0) inc->sc_rectified_ms = ts;
         break;
     case GRIDSTREAM__V1__STAGE__REWORK:
         inc->rework_count++;
-        if (by_e)
-            inc->sc_reworked = 1;
+        if (by_e) inc->sc_reworked = 1;
         if (inc->rework_count == (uint32_t)t->p->rework_alert_count)
             gs_alert_emit(t, GRIDSTREAM__V1__ALERT_KIND__REPEATED_REWORK, inc, ts,
                           inc->rework_count, "incident sent back for rework repeatedly");
         break;
     case GRIDSTREAM__V1__STAGE__CLOSED:
-        if (inc->closed_ms == 0)
-            inc->closed_ms = ts;
+        if (inc->closed_ms == 0) inc->closed_ms = ts;
         break;
     default: /* VERIFIED changes only the stage */
         break;

@@ -98,11 +98,9 @@ void gs_kpi_table_fini(gs_kpi_table_t *tab)
     memset(tab, 0, sizeof(*tab));
 }
 
-static gs_err_t push_key(uint8_t (**arr)[GS_KPI_WKEY_LEN], size_t *n, size_t *cap,
-                         const uint8_t *k)
+static gs_err_t push_key(uint8_t (**arr)[GS_KPI_WKEY_LEN], size_t *n, size_t *cap, const uint8_t *k)
 {
-    if (!GS_RESERVE(*arr, *cap, *n + 1))
-        return GS_ERR_NOMEM;
+    if (!GS_RESERVE(*arr, *cap, *n + 1)) return GS_ERR_NOMEM;
     memcpy((*arr)[(*n)++], k, GS_KPI_WKEY_LEN);
     return GS_OK;
 }
@@ -110,11 +108,9 @@ static gs_err_t push_key(uint8_t (**arr)[GS_KPI_WKEY_LEN], size_t *n, size_t *ca
 static gs_kpi_win_t *win_get(gs_kpi_table_t *tab, const uint8_t *k)
 {
     gs_kpi_win_t *w = gs_store_update(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, NULL);
-    if (!w)
-        w = gs_store_put(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, NULL, sizeof(gs_kpi_win_t));
+    if (!w) w = gs_store_put(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, NULL, sizeof(gs_kpi_win_t));
     if (w && !w->changed) {
-        if (push_key(&tab->changed, &tab->nchanged, &tab->cchanged, k) != GS_OK)
-            return NULL;
+        if (push_key(&tab->changed, &tab->nchanged, &tab->cchanged, k) != GS_OK) return NULL;
         w->changed = 1;
     }
     return w;
@@ -126,8 +122,7 @@ gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *wk,
     uint8_t k[GS_KPI_WKEY_LEN];
     gs_kpi_wkey_pack(wk, k);
     gs_kpi_win_t *w = win_get(tab, k);
-    if (!w)
-        return GS_ERR_NOMEM;
+    if (!w) return GS_ERR_NOMEM;
     for (int i = 0; i < GS_KPI_NCOUNTS; i++)
         w->v[i] += delta[i];
     return GS_OK;
@@ -139,8 +134,7 @@ gs_err_t gs_kpi_table_set(gs_kpi_table_t *tab, const gs_kpi_wkey_t *wk,
     uint8_t k[GS_KPI_WKEY_LEN];
     gs_kpi_wkey_pack(wk, k);
     gs_kpi_win_t *w = win_get(tab, k);
-    if (!w)
-        return GS_ERR_NOMEM;
+    if (!w) return GS_ERR_NOMEM;
     memcpy(w->v, v, sizeof(w->v));
     return GS_OK;
 }
@@ -185,8 +179,7 @@ static bool is_due(const gs_kpi_wkey_t *w, int64_t wm, const gs_params_t *p)
 static gs_err_t emit(gs_kpi_win_t *win, const gs_kpi_wkey_t *w, const gs_params_t *p,
                      const gs_sink_t *sink)
 {
-    if (win->v[GS_C_INCIDENTS] < 1)
-        return GS_OK;
+    if (win->v[GS_C_INCIDENTS] < 1) return GS_OK;
     Gridstream__V1__KpiRecord rec;
     gs_kpi_record_fill(&rec, w, p->tz_offset_minutes, win->v, ++win->version);
     char key[96];
@@ -200,10 +193,9 @@ gs_err_t gs_kpi_table_flush(gs_kpi_table_t *tab, int64_t wm, const gs_params_t *
 {
     gs_err_t err = GS_OK;
     for (size_t i = 0; i < tab->nchanged; i++) {
-        gs_kpi_win_t *win = gs_store_update(tab->st, tab->ns, tab->changed[i], GS_KPI_WKEY_LEN,
-                                            NULL);
-        if (!win)
-            continue;
+        gs_kpi_win_t *win =
+            gs_store_update(tab->st, tab->ns, tab->changed[i], GS_KPI_WKEY_LEN, NULL);
+        if (!win) continue;
         win->changed = 0;
         gs_kpi_wkey_t w;
         gs_kpi_wkey_unpack(tab->changed[i], &w);
@@ -212,12 +204,10 @@ gs_err_t gs_kpi_table_flush(gs_kpi_table_t *tab, int64_t wm, const gs_params_t *
         } else if (win->pending) {
             /* already waiting: the pending pass below emits it once due */
         } else if (is_due(&w, wm, p)) {
-            if (emit(win, &w, p, sink) != GS_OK)
-                err = GS_ERR_NOMEM;
+            if (emit(win, &w, p, sink) != GS_OK) err = GS_ERR_NOMEM;
         } else {
             win->pending = 1;
-            if (push_key(&tab->pending, &tab->npending, &tab->cpending, tab->changed[i]) !=
-                GS_OK)
+            if (push_key(&tab->pending, &tab->npending, &tab->cpending, tab->changed[i]) != GS_OK)
                 err = GS_ERR_NOMEM;
         }
     }
@@ -230,14 +220,12 @@ gs_err_t gs_kpi_table_flush(gs_kpi_table_t *tab, int64_t wm, const gs_params_t *
         if (is_due(&w, wm, p))
             win = gs_store_update(tab->st, tab->ns, tab->pending[i], GS_KPI_WKEY_LEN, NULL);
         if (!win) {
-            if (keep != i)
-                memcpy(tab->pending[keep], tab->pending[i], GS_KPI_WKEY_LEN);
+            if (keep != i) memcpy(tab->pending[keep], tab->pending[i], GS_KPI_WKEY_LEN);
             keep++;
             continue;
         }
         win->pending = 0;
-        if (emit(win, &w, p, sink) != GS_OK)
-            err = GS_ERR_NOMEM;
+        if (emit(win, &w, p, sink) != GS_OK) err = GS_ERR_NOMEM;
     }
     tab->npending = keep;
     return err;

@@ -15,8 +15,18 @@
 #define GS_KPI_WKEY_LEN 18
 #define GS_KPI_MAX_WINDOWS 63 /* 5 levels x (HOUR, DAY, MONTH) + 2 levels x 24 ROLLING_24H */
 
-enum { GS_C_SIGNALS, GS_C_INCIDENTS, GS_C_MERGED, GS_C_CAPTURED, GS_C_FILED, GS_C_REJECTED,
-       GS_C_RECTIFIED, GS_C_ON_TIME, GS_C_CLOSED, GS_C_REWORKED };
+enum {
+    GS_C_SIGNALS,
+    GS_C_INCIDENTS,
+    GS_C_MERGED,
+    GS_C_CAPTURED,
+    GS_C_FILED,
+    GS_C_REJECTED,
+    GS_C_RECTIFIED,
+    GS_C_ON_TIME,
+    GS_C_CLOSED,
+    GS_C_REWORKED
+};
 
 typedef struct gs_kpi_win {
     int64_t v[GS_KPI_NCOUNTS];

@@ -48,12 +48,10 @@ gs_rollup_t *gs_rollup_new(const gs_params_t *p, uint32_t nsources, gs_store_t *
                            const gs_sink_t *sink)
 {
     gs_rollup_t *r = calloc(1, sizeof(*r));
-    if (!r)
-        goto fail;
+    if (!r) goto fail;
     r->src_wm = malloc(nsources * sizeof(int64_t));
     r->st = st ? st : gs_store_new();
-    if (!r->src_wm || !r->st)
-        goto fail;
+    if (!r->src_wm || !r->st) goto fail;
     for (uint32_t i = 0; i < nsources; i++)
         r->src_wm[i] = GS_TIME_MIN;
     r->p = p;
@@ -64,8 +62,7 @@ gs_rollup_t *gs_rollup_new(const gs_params_t *p, uint32_t nsources, gs_store_t *
 fail:
     if (r) {
         free(r->src_wm);
-        if (!st)
-            gs_store_destroy(r->st);
+        if (!st) gs_store_destroy(r->st);
         free(r);
     }
     return NULL;
@@ -73,8 +70,7 @@ fail:
 
 void gs_rollup_destroy(gs_rollup_t *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     gs_kpi_table_fini(&r->sums);
     gs_store_destroy(r->st);
     free(r->src_wm);
@@ -107,11 +103,9 @@ static size_t sum_key(const gs_partial_t *part, uint8_t *k)
 
 void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part)
 {
-    if (part->source >= r->nsources)
-        return;
+    if (part->source >= r->nsources) return;
     if (part->kind == GS_PART_WATERMARK) {
-        if (part->wm > r->src_wm[part->source])
-            r->src_wm[part->source] = part->wm;
+        if (part->wm > r->src_wm[part->source]) r->src_wm[part->source] = part->wm;
         return;
     }
     uint8_t sk[PART_KEY_MAX], pk[PART_KEY_MAX + 4];
@@ -133,11 +127,9 @@ void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part)
     bool unchanged = true;
     for (int i = 0; i < GS_KPI_NCOUNTS; i++)
         unchanged = unchanged && delta[i] == 0;
-    if (unchanged)
-        return; /* a partial seen before: nothing moves, nothing is re-emitted */
+    if (unchanged) return; /* a partial seen before: nothing moves, nothing is re-emitted */
     if (part->kind == GS_PART_KPI) {
-        if (gs_kpi_table_add(&r->sums, &part->w, delta) != GS_OK)
-            r->oom = GS_ERR_NOMEM;
+        if (gs_kpi_table_add(&r->sums, &part->w, delta) != GS_OK) r->oom = GS_ERR_NOMEM;
         return;
     }
     sum_val_t *sum = gs_store_update(r->st, GS_NS_ROLL_SUM, sk, skl, NULL);
@@ -157,7 +149,8 @@ void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part)
     }
 }
 
-/* ---- scorecards ------------------------------------------------------------------------------- */
+/* ---- scorecards -------------------------------------------------------------------------------
+ */
 
 typedef struct due_month {
     uint64_t city;
@@ -188,11 +181,9 @@ static bool collect_due(void *ctx, const void *key, size_t klen, void *val, size
     collect_t *c = ctx;
     const uint8_t *k = key;
     const month_val_t *mv = val;
-    if (klen != 13 || k[0] != 'M' || mv->done)
-        return true;
+    if (klen != 13 || k[0] != 'M' || mv->done) return true;
     int32_t month = (int32_t)gs_get_be32(k + 9);
-    if (!(c->wm > month_e(c->r->p, month)))
-        return true;
+    if (!(c->wm > month_e(c->r->p, month))) return true;
     if (!GS_RESERVE(c->due, c->cap, c->n + 1)) {
         c->oom = true;
         return false;
@@ -204,8 +195,7 @@ static bool collect_due(void *ctx, const void *key, size_t klen, void *val, size
 static int due_cmp(const void *a, const void *b)
 {
     const due_month_t *x = a, *y = b;
-    if (x->month != y->month)
-        return x->month < y->month ? -1 : 1;
+    if (x->month != y->month) return x->month < y->month ? -1 : 1;
     return (x->city > y->city) - (x->city < y->city);
 }
 
@@ -239,8 +229,8 @@ static bool collect_rows(void *ctx, const void *key, size_t klen, void *val, siz
         memcpy(c->names + c->nlen, k + 13, nl);
         c->names[c->nlen + nl] = 0;
         /* name pointers are fixed up after the scan: the buffer may still move */
-        c->dp[c->ndp++] = (gs_dept_counts_t){(const char *)(uintptr_t)c->nlen,
-                                             (uint64_t)s->v[0], (uint64_t)s->v[1]};
+        c->dp[c->ndp++] = (gs_dept_counts_t){(const char *)(uintptr_t)c->nlen, (uint64_t)s->v[0],
+                                             (uint64_t)s->v[1]};
         c->nlen += nl + 1;
     }
     return true;
@@ -257,8 +247,7 @@ static gs_err_t evaluate(gs_rollup_t *r, collect_t *c, uint64_t city, int32_t mo
     gs_store_scan(r->st, GS_NS_ROLL_SUM, prefix, 13, collect_rows, c);
     prefix[0] = GS_PART_DEPARTMENT;
     gs_store_scan(r->st, GS_NS_ROLL_SUM, prefix, 13, collect_rows, c);
-    if (c->oom)
-        return GS_ERR_NOMEM;
+    if (c->oom) return GS_ERR_NOMEM;
     for (size_t i = 0; i < c->ndp; i++)
         c->dp[i].name = c->names + (uintptr_t)c->dp[i].name;
     for (size_t i = 0; i < c->nd; i++) {
@@ -270,15 +259,13 @@ static gs_err_t evaluate(gs_rollup_t *r, collect_t *c, uint64_t city, int32_t mo
     }
     gs_scorecard_t *sc =
         gs_scorecard_build(p, city, month, month_e(p, month), c->d, c->nd, c->dp, c->ndp);
-    if (!sc)
-        return GS_ERR_NOMEM;
+    if (!sc) return GS_ERR_NOMEM;
     for (size_t i = 0; i < sc->msg.n_districts; i++) {
         uint8_t hk[9];
         hk[0] = 'H';
         gs_put_be64(hk + 1, sc->msg.districts[i]->district);
         streak_val_t sv = {month, sc->msg.districts[i]->consecutive_fails};
-        if (!gs_store_put(r->st, GS_NS_ROLL_META, hk, 9, &sv, sizeof(sv)))
-            r->oom = GS_ERR_NOMEM;
+        if (!gs_store_put(r->st, GS_NS_ROLL_META, hk, 9, &sv, sizeof(sv))) r->oom = GS_ERR_NOMEM;
     }
     char key[40];
     char label[8];
@@ -294,27 +281,22 @@ gs_err_t gs_rollup_flush(gs_rollup_t *r)
 {
     int64_t wm = GS_TIME_MAX;
     for (uint32_t i = 0; i < r->nsources; i++)
-        if (r->src_wm[i] < wm)
-            wm = r->src_wm[i];
+        if (r->src_wm[i] < wm) wm = r->src_wm[i];
     gs_err_t err = gs_kpi_table_flush(&r->sums, wm, r->p, &r->sink, NULL, NULL);
     collect_t c = {.r = r, .wm = wm};
     gs_store_scan(r->st, GS_NS_ROLL_META, "M", 1, collect_due, &c);
-    if (c.n)
-        qsort(c.due, c.n, sizeof(*c.due), due_cmp);
+    if (c.n) qsort(c.due, c.n, sizeof(*c.due), due_cmp);
     for (size_t i = 0; i < c.n && !c.oom; i++) {
         gs_err_t e = evaluate(r, &c, c.due[i].city, c.due[i].month);
-        if (e != GS_OK)
-            err = e;
+        if (e != GS_OK) err = e;
         uint8_t mk[13];
         mk[0] = 'M';
         gs_put_be64(mk + 1, c.due[i].city);
         gs_put_be32(mk + 9, (uint32_t)c.due[i].month);
         month_val_t *mv = gs_store_update(r->st, GS_NS_ROLL_META, mk, 13, NULL);
-        if (mv)
-            mv->done = 1;
+        if (mv) mv->done = 1;
     }
-    if (c.oom)
-        err = GS_ERR_NOMEM;
+    if (c.oom) err = GS_ERR_NOMEM;
     free(c.due);
     free(c.d);
     free(c.dp);

@@ -16,17 +16,18 @@
 #include "params.h"
 #include "store.h"
 
-#define GS_KPI_NCOUNTS 10 /* signals incidents merged captured filed rejected rectified
-                             rectified_on_time closed reworked (KpiRecord fields 6..15) */
+#define GS_KPI_NCOUNTS                                                                             \
+    10                     /* signals incidents merged captured filed rejected rectified           \
+                              rectified_on_time closed reworked (KpiRecord fields 6..15) */
 #define GS_SCORE_NCOUNTS 7 /* incidents captured filed due rectified rectified_on_time reworked */
 #define GS_DEPT_NCOUNTS 2  /* assigned rectified_on_time */
 #define GS_DEPT_MAX 1024   /* longest department name kept, in bytes (cut on a UTF-8 boundary) */
 
 typedef enum gs_partial_kind {
-    GS_PART_KPI = 1,       /* key: gs_kpi_wkey_t */
-    GS_PART_DISTRICT = 2,  /* key: city, month, district */
+    GS_PART_KPI = 1,        /* key: gs_kpi_wkey_t */
+    GS_PART_DISTRICT = 2,   /* key: city, month, district */
     GS_PART_DEPARTMENT = 3, /* key: city, month, department name */
-    GS_PART_WATERMARK = 4, /* no key; wm */
+    GS_PART_WATERMARK = 4,  /* no key; wm */
 } gs_partial_kind_t;
 
 /* The identity of a KPI window. Packed into store keys as big-endian bytes. */
@@ -38,13 +39,13 @@ typedef struct gs_kpi_wkey {
 
 typedef struct gs_partial {
     gs_partial_kind_t kind;
-    uint32_t source; /* task id */
-    gs_kpi_wkey_t w; /* GS_PART_KPI */
+    uint32_t source;         /* task id */
+    gs_kpi_wkey_t w;         /* GS_PART_KPI */
     uint64_t city, district; /* GS_PART_DISTRICT / DEPARTMENT */
     int32_t month;           /* month index */
     const char *dept;        /* GS_PART_DEPARTMENT, borrowed */
     size_t dept_len;
-    int64_t wm;              /* GS_PART_WATERMARK */
+    int64_t wm;                /* GS_PART_WATERMARK */
     int64_t v[GS_KPI_NCOUNTS]; /* cumulative counts */
 } gs_partial_t;
 

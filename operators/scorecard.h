@@ -27,7 +27,7 @@ typedef struct gs_dept_counts {
 /* A built scorecard: `msg` and everything it points to are owned by this object. */
 typedef struct gs_scorecard {
     Gridstream__V1__Scorecard msg;
-    Gridstream__V1__DistrictScore *districts;   /* msg.n_districts entries, rank order */
+    Gridstream__V1__DistrictScore *districts; /* msg.n_districts entries, rank order */
     Gridstream__V1__DistrictScore **district_ptrs;
     Gridstream__V1__DepartmentScore *departments; /* rank order */
     Gridstream__V1__DepartmentScore **department_ptrs;

@@ -14,7 +14,8 @@
 #include "codes.h"
 #include "task_int.h"
 
-/* ---- exact dedup ------------------------------------------------------------------------------ */
+/* ---- exact dedup ------------------------------------------------------------------------------
+ */
 
 typedef struct dedup_val {
     int64_t t0;
@@ -28,8 +29,7 @@ static bool dedup_key(const gs_event_t *ev, uint8_t *key, size_t *klen)
 #define APPEND(ptr, len)                                                                           \
     do {                                                                                           \
         size_t l_ = (len);                                                                         \
-        if (n + l_ > GS_DEDUP_KEY_MAX)                                                             \
-            return false;                                                                          \
+        if (n + l_ > GS_DEDUP_KEY_MAX) return false;                                               \
         memcpy(key + n, (ptr), l_);                                                                \
         n += l_;                                                                                   \
     } while (0)
@@ -77,18 +77,15 @@ bool gs_dedup_seen(gs_task_t *t, const gs_event_t *ev, uint8_t *key, size_t *kle
         return false;
     }
     const dedup_val_t *d = gs_store_get(t->st, GS_NS_DEDUP, key, *klen, NULL);
-    if (!d || dedup_expired(t, d->t0))
-        return false;
+    if (!d || dedup_expired(t, d->t0)) return false;
     return ev->t - d->t0 <= t->p->dedup_ttl_ms;
 }
 
 void gs_dedup_register(gs_task_t *t, const uint8_t *key, size_t klen, int64_t ts)
 {
-    if (klen == 0)
-        return;
+    if (klen == 0) return;
     dedup_val_t d = {ts};
-    if (!gs_store_put(t->st, GS_NS_DEDUP, key, klen, &d, sizeof(d)))
-        gs_task_note_oom(t);
+    if (!gs_store_put(t->st, GS_NS_DEDUP, key, klen, &d, sizeof(d))) gs_task_note_oom(t);
 }
 
 typedef struct sweep_ctx {
@@ -100,8 +97,7 @@ static bool sweep_one(void *ctx, const void *key, size_t klen, void *val, size_t
 {
     sweep_ctx_t *c = ctx;
     const dedup_val_t *d = val;
-    if (dedup_expired(c->t, d->t0))
-        gs_keylist_push(&c->dead, key, klen);
+    if (dedup_expired(c->t, d->t0)) gs_keylist_push(&c->dead, key, klen);
     return true;
 }
 
@@ -111,14 +107,14 @@ void gs_dedup_sweep(gs_task_t *t)
     gs_store_scan(t->st, GS_NS_DEDUP, NULL, 0, sweep_one, &c);
     for (size_t off = 0; off < c.dead.len;) {
         size_t l = (size_t)c.dead.buf[off] << 8 | c.dead.buf[off + 1];
-        if (gs_store_del(t->st, GS_NS_DEDUP, c.dead.buf + off + 2, l))
-            t->m.dedup_expired++;
+        if (gs_store_del(t->st, GS_NS_DEDUP, c.dead.buf + off + 2, l)) t->m.dedup_expired++;
         off += 2 + l;
     }
     free(c.dead.buf);
 }
 
-/* ---- sensor edges ----------------------------------------------------------------------------- */
+/* ---- sensor edges -----------------------------------------------------------------------------
+ */
 
 bool gs_signal_from_sensor(gs_task_t *t, const gs_event_t *ev, gs_signal_t *sig, char *sidbuf,
                            size_t sidcap)
@@ -129,22 +125,19 @@ bool gs_signal_from_sensor(gs_task_t *t, const gs_event_t *ev, gs_signal_t *sig,
     bool was_alarm = prev && *prev == GRIDSTREAM__V1__SENSOR_STATE__ALARM;
     uint8_t now = (uint8_t)r->state;
     if (!prev || *prev != now)
-        if (!gs_store_put(t->st, GS_NS_SENSOR, r->sensor_id, idlen, &now, 1))
-            gs_task_note_oom(t);
-    if (now != GRIDSTREAM__V1__SENSOR_STATE__ALARM || was_alarm)
-        return false;
+        if (!gs_store_put(t->st, GS_NS_SENSOR, r->sensor_id, idlen, &now, 1)) gs_task_note_oom(t);
+    if (now != GRIDSTREAM__V1__SENSOR_STATE__ALARM || was_alarm) return false;
     uint32_t problem = gs_code_map_get(&t->p->sensor_problem_map, (uint32_t)r->kind);
-    if (!problem)
-        return false;
+    if (!problem) return false;
     int n = snprintf(sidbuf, sidcap, "%s:%llu", r->sensor_id, (unsigned long long)r->seq);
-    if (n < 0 || (size_t)n >= sidcap)
-        return false;
-    *sig = (gs_signal_t){ev->cell, problem, GRIDSTREAM__V1__CHANNEL__SENSOR, ev->t, r->lat, r->lon,
-                         sidbuf, (size_t)n};
+    if (n < 0 || (size_t)n >= sidcap) return false;
+    *sig = (gs_signal_t){ev->cell, problem,  GRIDSTREAM__V1__CHANNEL__SENSOR, ev->t, r->lat, r->lon,
+                         sidbuf,   (size_t)n};
     return true;
 }
 
-/* ---- video persistence ------------------------------------------------------------------------ */
+/* ---- video persistence ------------------------------------------------------------------------
+ */
 
 #define VIDEO_PENDING 16
 
@@ -168,10 +161,8 @@ static bool burst(const video_val_t *v, int64_t ts, int count, int64_t window)
     memcpy(s, v->pending, (size_t)n * sizeof(int64_t));
     qsort(s, (size_t)n, sizeof(int64_t), cmp_i64);
     for (int i = 0; i + count <= n; i++) {
-        if (s[i] > ts || s[i + count - 1] < ts)
-            continue;
-        if (s[i + count - 1] - s[i] <= window)
-            return true;
+        if (s[i] > ts || s[i + count - 1] < ts) continue;
+        if (s[i + count - 1] - s[i] <= window) return true;
     }
     return false;
 }
@@ -199,8 +190,7 @@ bool gs_signal_from_video(gs_task_t *t, const gs_event_t *ev, gs_signal_t *sig)
     int64_t ts = ev->t;
     if (v->latched) {
         if (ts - v->last < p->video_latch_ms) {
-            if (ts > v->last)
-                v->last = ts;
+            if (ts > v->last) v->last = ts;
             return false;
         }
         v->latched = 0; /* expired: this detection is the first of a new burst */
@@ -209,34 +199,29 @@ bool gs_signal_from_video(gs_task_t *t, const gs_event_t *ev, gs_signal_t *sig)
     if (v->npending == VIDEO_PENDING) { /* drop the oldest */
         int oldest = 0;
         for (int i = 1; i < v->npending; i++)
-            if (v->pending[i] < v->pending[oldest])
-                oldest = i;
+            if (v->pending[i] < v->pending[oldest]) oldest = i;
         v->pending[oldest] = v->pending[--v->npending];
     }
     v->pending[v->npending++] = ts;
     int64_t newest = v->pending[0];
     for (int i = 1; i < v->npending; i++)
-        if (v->pending[i] > newest)
-            newest = v->pending[i];
+        if (v->pending[i] > newest) newest = v->pending[i];
     int keep = 0;
     bool has_ts = false;
     for (int i = 0; i < v->npending; i++)
         if (newest - v->pending[i] <= p->video_burst_window_ms) {
-            if (v->pending[i] == ts)
-                has_ts = true;
+            if (v->pending[i] == ts) has_ts = true;
             v->pending[keep++] = v->pending[i];
         }
     v->npending = (uint8_t)keep;
     /* the detection itself takes part even when it is too old to stay pending */
     video_val_t probe = *v;
-    if (!has_ts && probe.npending < VIDEO_PENDING)
-        probe.pending[probe.npending++] = ts;
-    if (!burst(&probe, ts, p->video_burst_count, p->video_burst_window_ms))
-        return false;
+    if (!has_ts && probe.npending < VIDEO_PENDING) probe.pending[probe.npending++] = ts;
+    if (!burst(&probe, ts, p->video_burst_count, p->video_burst_window_ms)) return false;
     v->latched = 1;
     v->last = ts;
     v->npending = 0;
-    *sig = (gs_signal_t){ev->cell, problem, GRIDSTREAM__V1__CHANNEL__VIDEO, ts, d->lat, d->lon,
-                         d->detection_id, strlen(d->detection_id)};
+    *sig = (gs_signal_t){ev->cell, problem,         GRIDSTREAM__V1__CHANNEL__VIDEO, ts, d->lat,
+                         d->lon,   d->detection_id, strlen(d->detection_id)};
     return true;
 }

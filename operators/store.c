@@ -29,8 +29,8 @@ typedef struct blk {
 
 typedef struct table {
     blk_t **slots;
-    size_t mask; /* size - 1, size a power of two; 0 when unallocated */
-    size_t used; /* live entries */
+    size_t mask;   /* size - 1, size a power of two; 0 when unallocated */
+    size_t used;   /* live entries */
     size_t filled; /* live + tombstone slots */
 } table_t;
 
@@ -51,7 +51,7 @@ struct gs_store {
     table_t t[GS_NS__COUNT];
     void *free_list[POOL_MAX / POOL_CLASS + 1]; /* by size class */
     slab_t *slabs;
-    uint8_t *carve;   /* unused tail of the newest slab */
+    uint8_t *carve; /* unused tail of the newest slab */
     size_t carve_left;
     blk_t **dirty;
     size_t ndirty, cdirty;
@@ -71,8 +71,7 @@ static void *pool_alloc(gs_store_t *s, size_t n)
     (void)s;
     return malloc(n);
 #endif
-    if (n > POOL_MAX)
-        return malloc(n);
+    if (n > POOL_MAX) return malloc(n);
     size_t c = (n + POOL_CLASS - 1) / POOL_CLASS;
     void *p = s->free_list[c];
     if (p) {
@@ -82,8 +81,7 @@ static void *pool_alloc(gs_store_t *s, size_t n)
     size_t sz = c * POOL_CLASS;
     if (s->carve_left < sz) {
         slab_t *sl = malloc(POOL_SLAB);
-        if (!sl)
-            return NULL;
+        if (!sl) return NULL;
         sl->next = s->slabs;
         s->slabs = sl;
         s->carve = (uint8_t *)sl + POOL_CLASS; /* keeps 16-byte alignment */
@@ -127,11 +125,9 @@ gs_store_t *gs_store_new(void)
 
 void gs_store_destroy(gs_store_t *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     for (size_t i = 0; i < s->ndirty; i++) /* outgrown blocks live only on the dirty list */
-        if (s->dirty[i]->state == BLK_REPLACED)
-            blk_free(s, s->dirty[i]);
+        if (s->dirty[i]->state == BLK_REPLACED) blk_free(s, s->dirty[i]);
     for (int n = 0; n < GS_NS__COUNT; n++) {
         table_t *t = &s->t[n];
         if (t->mask)
@@ -157,10 +153,8 @@ void gs_store_set_loader(gs_store_t *s, gs_store_loader_fn fn, void *ctx)
 
 static bool mark_dirty(gs_store_t *s, blk_t *b)
 {
-    if (b->dirty)
-        return true;
-    if (!GS_RESERVE(s->dirty, s->cdirty, s->ndirty + 1))
-        return false;
+    if (b->dirty) return true;
+    if (!GS_RESERVE(s->dirty, s->cdirty, s->ndirty + 1)) return false;
     s->dirty[s->ndirty++] = b;
     b->dirty = 1;
     return true;
@@ -177,8 +171,7 @@ static size_t probe(const table_t *t, uint64_t h, const void *key, size_t klen, 
             return first_tomb != SIZE_MAX ? first_tomb : i;
         }
         if (b == TOMB) {
-            if (first_tomb == SIZE_MAX)
-                first_tomb = i;
+            if (first_tomb == SIZE_MAX) first_tomb = i;
         } else if (b->hash == h && b->klen == klen && memcmp(b->data, key, klen) == 0) {
             *found = true;
             return i;
@@ -198,13 +191,11 @@ static bool grow(table_t *t)
     while (nsize < (occupied + 1) * 2)
         nsize *= 2;
     blk_t **ns = calloc(nsize, sizeof(*ns));
-    if (!ns)
-        return false;
+    if (!ns) return false;
     size_t moved = 0;
     for (size_t i = 0; t->mask && i <= t->mask; i++) {
         blk_t *b = t->slots[i];
-        if (!b || b == TOMB)
-            continue;
+        if (!b || b == TOMB) continue;
         size_t j = (size_t)b->hash & (nsize - 1);
         while (ns[j])
             j = (j + 1) & (nsize - 1);
@@ -223,19 +214,14 @@ static blk_t *lookup(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, ui
                      size_t *slot, bool *deleted)
 {
     table_t *t = &s->t[ns];
-    if (deleted)
-        *deleted = false;
-    if (!t->mask)
-        return NULL;
+    if (deleted) *deleted = false;
+    if (!t->mask) return NULL;
     bool found;
     size_t i = probe(t, h, key, klen, &found);
-    if (slot)
-        *slot = i;
-    if (!found)
-        return NULL;
+    if (slot) *slot = i;
+    if (!found) return NULL;
     if (t->slots[i]->state == BLK_DELETED) {
-        if (deleted)
-            *deleted = true;
+        if (deleted) *deleted = true;
         return NULL;
     }
     return t->slots[i];
@@ -245,11 +231,9 @@ static blk_t *blk_alloc(gs_store_t *s, gs_ns_t ns, uint64_t h, const void *key, 
                         size_t vlen)
 {
     size_t vcap = (vlen + 7u) & ~(size_t)7u;
-    if (vcap == 0)
-        vcap = 8;
+    if (vcap == 0) vcap = 8;
     blk_t *b = pool_alloc(s, blk_bytes(klen, vcap));
-    if (!b)
-        return NULL;
+    if (!b) return NULL;
     b->hash = h;
     b->klen = (uint32_t)klen;
     b->vlen = (uint32_t)vlen;
@@ -265,8 +249,7 @@ static blk_t *blk_alloc(gs_store_t *s, gs_ns_t ns, uint64_t h, const void *key, 
 /* Retires a block outgrown by a larger value (it has left the table). */
 static void blk_retire(gs_store_t *s, blk_t *b)
 {
-    if (b->state == BLK_LIVE)
-        s->bytes -= b->klen + b->vlen;
+    if (b->state == BLK_LIVE) s->bytes -= b->klen + b->vlen;
     if (b->dirty)
         b->state = BLK_REPLACED;
     else
@@ -278,8 +261,7 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
 {
     table_t *t = &s->t[ns];
     if ((t->filled + 1) * 10 > (t->mask + 1) * 7 || !t->mask)
-        if (!grow(t))
-            return NULL;
+        if (!grow(t)) return NULL;
     bool found;
     size_t i = probe(t, h, key, klen, &found);
     blk_t *b = found ? t->slots[i] : NULL;
@@ -295,14 +277,12 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
         b->vlen = (uint32_t)vlen;
     } else {
         blk_t *nb = blk_alloc(s, ns, h, key, klen, vlen);
-        if (!nb)
-            return NULL;
+        if (!nb) return NULL;
         if (b)
             blk_retire(s, b);
         else {
             t->used++;
-            if (t->slots[i] != TOMB)
-                t->filled++;
+            if (t->slots[i] != TOMB) t->filled++;
         }
         t->slots[i] = nb;
         s->bytes += klen + vlen;
@@ -313,8 +293,7 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
         memmove(v, val, vlen);
     else
         memset(v, 0, vlen);
-    if (!mark_dirty(s, b))
-        return NULL;
+    if (!mark_dirty(s, b)) return NULL;
     return v;
 }
 
@@ -324,8 +303,7 @@ static void unlink_blk(gs_store_t *s, blk_t *b)
     table_t *t = &s->t[b->ns];
     bool found;
     size_t i = probe(t, b->hash, b->data, b->klen, &found);
-    if (found && t->slots[i] == b)
-        t->slots[i] = TOMB;
+    if (found && t->slots[i] == b) t->slots[i] = TOMB;
 }
 
 const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
@@ -340,17 +318,14 @@ const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen
             /* resident from now on, clean: it is already persisted */
             void *dst = put_hashed(s, ns, key, klen, h, v, n);
             free(v);
-            if (!dst)
-                return NULL;
+            if (!dst) return NULL;
             b = lookup(s, ns, key, klen, h, NULL, NULL);
             s->ndirty--; /* put_hashed queued it last */
             b->dirty = 0;
         }
     }
-    if (!b)
-        return NULL;
-    if (vlen)
-        *vlen = b->vlen;
+    if (!b) return NULL;
+    if (vlen) *vlen = b->vlen;
     return blk_val(b);
 }
 
@@ -363,12 +338,10 @@ void *gs_store_put(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, cons
 void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
 {
     const void *v = gs_store_get(s, ns, key, klen, vlen);
-    if (!v)
-        return NULL;
+    if (!v) return NULL;
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
     blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
-    if (!mark_dirty(s, b))
-        return NULL;
+    if (!mark_dirty(s, b)) return NULL;
     return (void *)v;
 }
 
@@ -376,8 +349,7 @@ bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)
 {
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
     blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
-    if (!b)
-        return false;
+    if (!b) return false;
     s->t[ns].used--;
     s->bytes -= b->klen + b->vlen;
     b->state = BLK_DELETED; /* stays in its slot until the flush hands out the tombstone */
@@ -408,8 +380,7 @@ void gs_store_scan(gs_store_t *s, gs_ns_t ns, const void *prefix, size_t plen, g
         if (!b || b == TOMB || b->state != BLK_LIVE || b->klen < plen ||
             (plen && memcmp(b->data, prefix, plen) != 0))
             continue;
-        if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen))
-            return;
+        if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen)) return;
     }
 }
 
@@ -419,12 +390,10 @@ void gs_store_flush(gs_store_t *s, gs_store_flush_fn fn, void *ctx)
         blk_t *b = s->dirty[i];
         b->dirty = 0;
         if (b->state == BLK_LIVE) {
-            if (fn)
-                fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, blk_val(b), b->vlen);
+            if (fn) fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, blk_val(b), b->vlen);
         } else {
             if (b->state == BLK_DELETED) {
-                if (fn)
-                    fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, NULL, 0);
+                if (fn) fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, NULL, 0);
                 unlink_blk(s, b);
             }
             blk_free(s, b);

@@ -5,11 +5,12 @@
  * This is the per-task hot table of DESIGN.md ("hot state lives in per-task in-memory tables").
  * Operators read and write only through it. The engine persists it: flush() hands every entry
  * changed since the last flush to a callback (the changelog record and the RocksDB WriteBatch), and
- * a miss loader (set by the engine) fetches a key that is not resident. Unit tests and replay use it
- * without either.
+ * a miss loader (set by the engine) fetches a key that is not resident. Unit tests and replay use
+ * it without either.
  *
  * Not thread-safe: a store belongs to one task, driven by one stream thread.
- * Pointers returned by get, put and update stay valid until the next put or del on the same namespace.
+ * Pointers returned by get, put and update stay valid until the next put or del on the same
+ * namespace.
  */
 #ifndef GS_STORE_H
 #define GS_STORE_H
@@ -17,28 +18,29 @@
 #include "gs.h"
 
 typedef enum gs_ns {
-    GS_NS_META = 0,     /* task counters */
-    GS_NS_DEDUP,        /* identity -> first sighting */
-    GS_NS_SENSOR,       /* sensor_id -> last state */
-    GS_NS_VIDEO,        /* camera_id, alarm_type -> burst/latch state */
-    GS_NS_INCIDENT,     /* handle -> incident */
-    GS_NS_CANDIDATE,    /* cell, problem -> handles of joinable incidents */
-    GS_NS_REF,          /* channel, signal id -> handle */
-    GS_NS_CELL,         /* cell -> recent incident open times and hotspot times */
-    GS_NS_KPI_BUCKET,   /* cell, hour -> counts (task-local cohort buckets) */
-    GS_NS_KPI_WINDOW,   /* level, scope, window, start -> counts */
-    GS_NS_SCORE,        /* city, month, district | department -> counts */
-    GS_NS_ROLL_PART,    /* rollup: latest partial per (key, source task) */
-    GS_NS_ROLL_SUM,     /* rollup: scorecard sums per key */
-    GS_NS_ROLL_META,    /* rollup: months to evaluate, fail streaks */
+    GS_NS_META = 0,   /* task counters */
+    GS_NS_DEDUP,      /* identity -> first sighting */
+    GS_NS_SENSOR,     /* sensor_id -> last state */
+    GS_NS_VIDEO,      /* camera_id, alarm_type -> burst/latch state */
+    GS_NS_INCIDENT,   /* handle -> incident */
+    GS_NS_CANDIDATE,  /* cell, problem -> handles of joinable incidents */
+    GS_NS_REF,        /* channel, signal id -> handle */
+    GS_NS_CELL,       /* cell -> recent incident open times and hotspot times */
+    GS_NS_KPI_BUCKET, /* cell, hour -> counts (task-local cohort buckets) */
+    GS_NS_KPI_WINDOW, /* level, scope, window, start -> counts */
+    GS_NS_SCORE,      /* city, month, district | department -> counts */
+    GS_NS_ROLL_PART,  /* rollup: latest partial per (key, source task) */
+    GS_NS_ROLL_SUM,   /* rollup: scorecard sums per key */
+    GS_NS_ROLL_META,  /* rollup: months to evaluate, fail streaks */
     GS_NS__COUNT
 } gs_ns_t;
 
 typedef struct gs_store gs_store_t;
 
-/* Called on a miss (engine: read RocksDB). Returns true and fills *val and *vlen (malloc-ed, the store frees it) if found. */
-typedef bool (*gs_store_loader_fn)(void *ctx, gs_ns_t ns, const void *key, size_t klen,
-                                   void **val, size_t *vlen);
+/* Called on a miss (engine: read RocksDB). Returns true and fills *val and *vlen (malloc-ed, the
+ * store frees it) if found. */
+typedef bool (*gs_store_loader_fn)(void *ctx, gs_ns_t ns, const void *key, size_t klen, void **val,
+                                   size_t *vlen);
 
 gs_store_t *gs_store_new(void);
 void gs_store_destroy(gs_store_t *s); /* NULL is a no-op */

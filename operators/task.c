@@ -55,8 +55,7 @@ uint8_t *gs_task_scratch(gs_task_t *t, size_t n)
 
 gs_err_t gs_keylist_push(gs_keylist_t *kl, const void *key, size_t klen)
 {
-    if (!GS_RESERVE(kl->buf, kl->cap, kl->len + 2 + klen))
-        return GS_ERR_NOMEM;
+    if (!GS_RESERVE(kl->buf, kl->cap, kl->len + 2 + klen)) return GS_ERR_NOMEM;
     kl->buf[kl->len] = (uint8_t)(klen >> 8);
     kl->buf[kl->len + 1] = (uint8_t)klen;
     memcpy(kl->buf + kl->len + 2, key, klen);
@@ -109,8 +108,7 @@ gs_task_t *gs_task_new(uint32_t id, const gs_params_t *p, gs_store_t *st, const 
 
 void gs_task_destroy(gs_task_t *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     gs_kpi_table_fini(&t->win);
     free(t->kpi_buckets.buf);
     free(t->score_keys.buf);
@@ -141,12 +139,12 @@ int gs_merge_pick(const int64_t head_t[GS_SRC__COUNT], const bool has[GS_SRC__CO
 {
     int best = -1;
     for (int i = 0; i < GS_SRC__COUNT; i++)
-        if (has[i] && (best < 0 || head_t[i] < head_t[best]))
-            best = i;
+        if (has[i] && (best < 0 || head_t[i] < head_t[best])) best = i;
     return best;
 }
 
-/* ---- timers ----------------------------------------------------------------------------------- */
+/* ---- timers -----------------------------------------------------------------------------------
+ */
 
 static bool timer_less(const gs_timer_t *a, const gs_timer_t *b)
 {
@@ -163,8 +161,7 @@ void gs_task_timer_add(gs_task_t *t, int64_t at, uint64_t handle)
     t->heap[i] = (gs_timer_t){at, handle};
     while (i > 0) {
         size_t up = (i - 1) / 2;
-        if (!timer_less(&t->heap[i], &t->heap[up]))
-            break;
+        if (!timer_less(&t->heap[i], &t->heap[up])) break;
         gs_timer_t tmp = t->heap[i];
         t->heap[i] = t->heap[up];
         t->heap[up] = tmp;
@@ -179,12 +176,9 @@ static gs_timer_t timer_pop(gs_task_t *t)
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->nheap && timer_less(&t->heap[l], &t->heap[m]))
-            m = l;
-        if (r < t->nheap && timer_less(&t->heap[r], &t->heap[m]))
-            m = r;
-        if (m == i)
-            break;
+        if (l < t->nheap && timer_less(&t->heap[l], &t->heap[m])) m = l;
+        if (r < t->nheap && timer_less(&t->heap[r], &t->heap[m])) m = r;
+        if (m == i) break;
         gs_timer_t tmp = t->heap[i];
         t->heap[i] = t->heap[m];
         t->heap[m] = tmp;
@@ -199,8 +193,7 @@ static void fire_timers(gs_task_t *t)
     while (t->nheap > 0 && t->wm != GS_TIME_MIN && t->wm > t->heap[0].at) {
         gs_timer_t tm = timer_pop(t);
         gs_incident_t *inc = gs_incident_get(t, tm.handle);
-        if (!inc || inc->overdue_done)
-            continue;
+        if (!inc || inc->overdue_done) continue;
         inc->overdue_done = 1;
         if (inc->rectified_ms == 0 && inc->stage != GRIDSTREAM__V1__STAGE__REJECTED)
             gs_alert_emit(t, GRIDSTREAM__V1__ALERT_KIND__OVERDUE, inc, inc->deadline_ms, 1,
@@ -216,15 +209,13 @@ static void fire_timers(gs_task_t *t)
 static gs_month_state_t *month_find(gs_task_t *t, int32_t month)
 {
     for (size_t i = t->nmonths; i > 0; i--) /* the newest months are the ones asked for */
-        if (t->months[i - 1].month == month)
-            return &t->months[i - 1];
+        if (t->months[i - 1].month == month) return &t->months[i - 1];
     return NULL;
 }
 
 void gs_task_month_register(gs_task_t *t, int32_t month, int64_t e)
 {
-    if (month_find(t, month))
-        return;
+    if (month_find(t, month)) return;
     if (!GS_RESERVE(t->months, t->cmonths, t->nmonths + 1)) {
         gs_task_note_oom(t);
         return;
@@ -244,24 +235,21 @@ static void freeze_months(gs_task_t *t)
             t->months[i].frozen = 1;
 }
 
-/* ---- watermark -------------------------------------------------------------------------------- */
+/* ---- watermark --------------------------------------------------------------------------------
+ */
 
 static void recompute_wm(gs_task_t *t)
 {
     int64_t wm = GS_TIME_MAX;
     bool any = false;
     for (int i = 0; i < GS_SRC__COUNT; i++) {
-        if (t->part_idle[i])
-            continue;
+        if (t->part_idle[i]) continue;
         any = true;
         int64_t w = t->part_seen[i] ? t->part_max[i] - t->p->watermark_lag_ms : GS_TIME_MIN;
-        if (w < wm)
-            wm = w;
+        if (w < wm) wm = w;
     }
-    if (!any)
-        return; /* every partition idle: the watermark stays where it is */
-    if (wm > t->wm)
-        t->wm = wm;
+    if (!any) return; /* every partition idle: the watermark stays where it is */
+    if (wm > t->wm) t->wm = wm;
 }
 
 static void after_watermark(gs_task_t *t)
@@ -269,8 +257,7 @@ static void after_watermark(gs_task_t *t)
     fire_timers(t);
     freeze_months(t);
     if (t->wm != GS_TIME_MIN && t->wm != GS_TIME_MAX && t->wm >= t->next_sweep) {
-        if (t->next_sweep != GS_TIME_MIN)
-            gs_dedup_sweep(t);
+        if (t->next_sweep != GS_TIME_MIN) gs_dedup_sweep(t);
         /* lookups already ignore expired identities; the sweep only frees their memory, so a
            quarter of the TTL between sweeps bounds the garbage without rescanning every hour */
         int64_t every = t->p->dedup_ttl_ms / 4;
@@ -292,13 +279,13 @@ void gs_task_finish(gs_task_t *t)
     freeze_months(t);
 }
 
-/* ---- KPI and scorecard views of an incident ---------------------------------------------------- */
+/* ---- KPI and scorecard views of an incident ----------------------------------------------------
+ */
 
 void gs_incident_score_counts(const gs_incident_t *inc, int64_t v[GS_SCORE_NCOUNTS])
 {
     memset(v, 0, GS_SCORE_NCOUNTS * sizeof(int64_t));
-    if (!inc)
-        return;
+    if (!inc) return;
     bool filed = inc->sc_filed, rect = inc->sc_rectified_ms != 0;
     v[0] = 1;
     v[1] = gs_channel_active(inc->first_channel);
@@ -328,8 +315,7 @@ static void score_add(gs_task_t *t, const uint8_t *k, size_t kl, const int64_t *
     bool zero = true;
     for (int i = 0; i < n; i++)
         zero = zero && d[i] == 0;
-    if (zero)
-        return;
+    if (zero) return;
     score_val_t *sv = gs_store_update(t->st, GS_NS_SCORE, k, kl, NULL);
     if (!sv && !(sv = gs_store_put(t->st, GS_NS_SCORE, k, kl, NULL, sizeof(*sv)))) {
         gs_task_note_oom(t);
@@ -339,8 +325,7 @@ static void score_add(gs_task_t *t, const uint8_t *k, size_t kl, const int64_t *
         sv->v[i] += d[i];
     if (!sv->changed) {
         sv->changed = 1;
-        if (gs_keylist_push(&t->score_keys, k, kl) != GS_OK)
-            gs_task_note_oom(t);
+        if (gs_keylist_push(&t->score_keys, k, kl) != GS_OK) gs_task_note_oom(t);
     }
 }
 
@@ -349,8 +334,7 @@ static void kpi_add(gs_task_t *t, const gs_incident_t *inc, const int64_t *d)
     bool zero = true;
     for (int i = 0; i < GS_KPI_NCOUNTS; i++)
         zero = zero && d[i] == 0;
-    if (zero)
-        return;
+    if (zero) return;
     const gs_params_t *p = t->p;
     int64_t hour = gs_time_hour_start(inc->opened_ms, p->tz_offset_minutes);
     if (t->wm == GS_TIME_MIN || t->wm <= hour + GS_HOUR_MS + p->kpi_retention_ms) {
@@ -359,13 +343,11 @@ static void kpi_add(gs_task_t *t, const gs_incident_t *inc, const int64_t *d)
         gs_put_be64(k + 8, (uint64_t)hour);
         bucket_t *b = gs_store_update(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL);
         if (!b) {
-            if (!(b = gs_store_put(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL,
-                                   sizeof(*b)))) {
+            if (!(b = gs_store_put(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL, sizeof(*b)))) {
                 gs_task_note_oom(t);
                 return;
             }
-            if (gs_keylist_push(&t->kpi_buckets, k, BUCKET_KEY_LEN) != GS_OK)
-                gs_task_note_oom(t);
+            if (gs_keylist_push(&t->kpi_buckets, k, BUCKET_KEY_LEN) != GS_OK) gs_task_note_oom(t);
         }
         for (int i = 0; i < GS_KPI_NCOUNTS; i++)
             b->d[i] += d[i];
@@ -381,15 +363,14 @@ static void kpi_add(gs_task_t *t, const gs_incident_t *inc, const int64_t *d)
             t->m.kpi_late_dropped++;
             continue;
         }
-        if (gs_kpi_table_add(&t->win, &w[i], d) != GS_OK)
-            gs_task_note_oom(t);
+        if (gs_kpi_table_add(&t->win, &w[i], d) != GS_OK) gs_task_note_oom(t);
     }
 }
 
 void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
                               const int64_t kpi_before[GS_KPI_NCOUNTS],
-                              const int64_t score_before[GS_SCORE_NCOUNTS],
-                              const char *dept_before, size_t dept_before_len)
+                              const int64_t score_before[GS_SCORE_NCOUNTS], const char *dept_before,
+                              size_t dept_before_len)
 {
     int64_t now[GS_KPI_NCOUNTS], d[GS_KPI_NCOUNTS];
     gs_incident_kpi_counts(inc, now);
@@ -419,11 +400,9 @@ void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
         } else {
             if (dept_before_len > 0) {
                 int64_t dd[2] = {-before2[0], -before2[1]};
-                score_add(t, k, score_key(k, SCORE_DEPT, inc, dept_before, dept_before_len), dd,
-                          2);
+                score_add(t, k, score_key(k, SCORE_DEPT, inc, dept_before, dept_before_len), dd, 2);
             }
-            if (dnl > 0)
-                score_add(t, k, score_key(k, SCORE_DEPT, inc, dn, dnl), after2, 2);
+            if (dnl > 0) score_add(t, k, score_key(k, SCORE_DEPT, inc, dn, dnl), after2, 2);
         }
     }
 
@@ -440,18 +419,17 @@ void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
 void gs_task_restore_incident(gs_task_t *t, const void *val, size_t vlen)
 {
     const gs_incident_t *inc = val;
-    if (vlen < sizeof(*inc) || vlen < gs_inc_size(inc))
-        return;
+    if (vlen < sizeof(*inc) || vlen < gs_inc_size(inc)) return;
     if (inc->filed_ms != 0 && !inc->overdue_done)
         gs_task_timer_add(t, inc->deadline_ms, inc->handle);
 }
 
-/* ---- apply ------------------------------------------------------------------------------------ */
+/* ---- apply ------------------------------------------------------------------------------------
+ */
 
 static void advance(gs_task_t *t, gs_source_t src, int64_t ts)
 {
-    if (!t->part_seen[src] || ts > t->part_max[src])
-        t->part_max[src] = ts;
+    if (!t->part_seen[src] || ts > t->part_max[src]) t->part_max[src] = ts;
     t->part_seen[src] = true;
     recompute_wm(t);
     after_watermark(t);
@@ -473,20 +451,18 @@ gs_err_t gs_task_apply(gs_task_t *t, const gs_event_t *ev)
     case GS_SRC_REPORTS: {
         const Gridstream__V1__Report *r = ev->m.report;
         gs_dedup_register(t, key, klen, ev->t);
-        sig = (gs_signal_t){ev->cell, r->problem_code, (int)r->channel, ev->t, r->lat, r->lon,
-                            r->report_id, strlen(r->report_id)};
+        sig = (gs_signal_t){ev->cell, r->problem_code, (int)r->channel, ev->t,
+                            r->lat,   r->lon,          r->report_id,    strlen(r->report_id)};
         gs_correlate(t, &sig);
         break;
     }
     case GS_SRC_SENSORS:
         gs_dedup_register(t, key, klen, ev->t);
-        if (gs_signal_from_sensor(t, ev, &sig, sidbuf, sizeof(sidbuf)))
-            gs_correlate(t, &sig);
+        if (gs_signal_from_sensor(t, ev, &sig, sidbuf, sizeof(sidbuf))) gs_correlate(t, &sig);
         break;
     case GS_SRC_VIDEO:
         gs_dedup_register(t, key, klen, ev->t);
-        if (gs_signal_from_video(t, ev, &sig))
-            gs_correlate(t, &sig);
+        if (gs_signal_from_video(t, ev, &sig)) gs_correlate(t, &sig);
         break;
     default: {
         gs_err_t err = gs_lifecycle_apply(t, ev->m.cas);
@@ -502,7 +478,8 @@ gs_err_t gs_task_apply(gs_task_t *t, const gs_event_t *ev)
     return GS_OK;
 }
 
-/* ---- flush ------------------------------------------------------------------------------------ */
+/* ---- flush ------------------------------------------------------------------------------------
+ */
 
 static void publish_kpi(void *ctx, const gs_kpi_wkey_t *w, const int64_t v[GS_KPI_NCOUNTS])
 {
@@ -535,8 +512,7 @@ static void emit_incident(gs_task_t *t, gs_incident_t *inc)
     m.rework_count = inc->rework_count;
     m.department = dept;
     m.last_signal_ms = inc->last_signal_ms;
-    if (gs_sink_emit_msg(&t->sink, GS_OUT_INCIDENTS, id, &m.base) != GS_OK)
-        gs_task_note_oom(t);
+    if (gs_sink_emit_msg(&t->sink, GS_OUT_INCIDENTS, id, &m.base) != GS_OK) gs_task_note_oom(t);
 }
 
 gs_err_t gs_task_flush(gs_task_t *t)
@@ -547,16 +523,14 @@ gs_err_t gs_task_flush(gs_task_t *t)
         const uint8_t *k = t->kpi_buckets.buf + off + 2;
         off += 2 + BUCKET_KEY_LEN;
         const bucket_t *b = gs_store_get(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL);
-        if (!b)
-            continue;
+        if (!b) continue;
         uint64_t cell = gs_get_be64(k);
         int64_t hour = (int64_t)gs_get_be64(k + 8);
         gs_kpi_wkey_t w[GS_KPI_MAX_WINDOWS];
-        int n = gs_kpi_windows_for(cell, hour, p->tz_offset_minutes, GS_LEVEL_CELL, GS_LEVEL_CITY,
-                                   w);
+        int n =
+            gs_kpi_windows_for(cell, hour, p->tz_offset_minutes, GS_LEVEL_CELL, GS_LEVEL_CITY, w);
         for (int i = 0; i < n; i++)
-            if (gs_kpi_table_add(&t->win, &w[i], b->d) != GS_OK)
-                gs_task_note_oom(t);
+            if (gs_kpi_table_add(&t->win, &w[i], b->d) != GS_OK) gs_task_note_oom(t);
         gs_store_del(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN);
     }
     t->kpi_buckets.len = 0;
@@ -566,8 +540,7 @@ gs_err_t gs_task_flush(gs_task_t *t)
     /* 3. incidents */
     for (size_t i = 0; i < t->nout; i++) {
         gs_incident_t *inc = gs_incident_get(t, t->out_inc[i]);
-        if (!inc)
-            continue;
+        if (!inc) continue;
         inc->out_dirty = 0;
         emit_incident(t, inc);
     }
@@ -578,12 +551,10 @@ gs_err_t gs_task_flush(gs_task_t *t)
         const uint8_t *k = t->score_keys.buf + off + 2;
         off += 2 + kl;
         score_val_t *sv = gs_store_update(t->st, GS_NS_SCORE, k, kl, NULL);
-        if (!sv)
-            continue;
+        if (!sv) continue;
         sv->changed = 0;
-        gs_partial_t part = {.source = t->id,
-                             .city = gs_get_be64(k + 1),
-                             .month = (int32_t)gs_get_be32(k + 9)};
+        gs_partial_t part = {
+            .source = t->id, .city = gs_get_be64(k + 1), .month = (int32_t)gs_get_be32(k + 9)};
         if (k[0] == SCORE_DISTRICT) {
             part.kind = GS_PART_DISTRICT;
             part.district = gs_get_be64(k + 13);
@@ -611,8 +582,7 @@ gs_err_t gs_task_flush(gs_task_t *t)
             meta->part_max[i] = t->part_max[i];
             meta->part_seen[i] = t->part_seen[i];
         }
-        if (t->nmonths)
-            memcpy(meta + 1, t->months, t->nmonths * sizeof(gs_month_state_t));
+        if (t->nmonths) memcpy(meta + 1, t->months, t->nmonths * sizeof(gs_month_state_t));
     }
     gs_err_t err = t->oom;
     t->oom = GS_OK;

@@ -4,8 +4,8 @@
  * partitions in event-time order (gs_merge_pick), and feeds them here one at a time; the task
  * applies dedup, signals, correlation, lifecycle, KPI buckets, alerts and the scorecard view, keeps
  * the watermark and fires its timers. flush() emits changed incidents and CELL-level KPI windows to
- * the sink and hands the task's cumulative partials (higher KPI levels, scorecard counts, watermark)
- * to a partial sink for the rollup.
+ * the sink and hands the task's cumulative partials (higher KPI levels, scorecard counts,
+ * watermark) to a partial sink for the rollup.
  *
  * A task is driven by one thread. State lives in the task's gs_store_t.
  */

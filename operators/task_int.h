@@ -33,10 +33,10 @@ typedef struct gs_incident {
     double lat, lon;  /* position of the first signal */
     int64_t stage_ms; /* time of the event that set `stage` */
     int64_t filed_ms, deadline_ms, rectified_ms, closed_ms;
-    int64_t sc_e;     /* evaluation time E of its month */
+    int64_t sc_e; /* evaluation time E of its month */
     int64_t sc_deadline_ms, sc_rectified_ms;
     uint32_t problem, signal_count, channel_mask, rework_count;
-    int32_t month;    /* month index of opened_ms */
+    int32_t month; /* month index of opened_ms */
     uint8_t first_channel, stage, has_rejected, overdue_done;
     uint8_t sc_filed, sc_reworked, out_dirty, pad;
     uint16_t id_len, dept_len, sc_dept_len, pad2;
@@ -96,11 +96,11 @@ struct gs_task {
     size_t nout, cout;
     gs_month_state_t *months; /* registered months, ascending */
     size_t nmonths, cmonths;
-    gs_timer_t *heap;         /* OVERDUE deadlines, min-heap */
+    gs_timer_t *heap; /* OVERDUE deadlines, min-heap */
     size_t nheap, cheap;
-    uint8_t *scratch;         /* incident rebuilds */
+    uint8_t *scratch; /* incident rebuilds */
     size_t cscratch;
-    gs_err_t oom;             /* sticky allocation failure, reported by flush */
+    gs_err_t oom; /* sticky allocation failure, reported by flush */
 
     gs_task_metrics_t m;
 };
@@ -123,8 +123,8 @@ void gs_incident_kpi_counts(const gs_incident_t *inc, int64_t v[GS_KPI_NCOUNTS])
 /* task.c: applying an incident's change to KPIs and the scorecard view */
 void gs_task_incident_changed(gs_task_t *t, gs_incident_t *inc,
                               const int64_t kpi_before[GS_KPI_NCOUNTS],
-                              const int64_t score_before[GS_SCORE_NCOUNTS],
-                              const char *dept_before, size_t dept_before_len);
+                              const int64_t score_before[GS_SCORE_NCOUNTS], const char *dept_before,
+                              size_t dept_before_len);
 void gs_incident_score_counts(const gs_incident_t *inc, int64_t v[GS_SCORE_NCOUNTS]);
 void gs_task_timer_add(gs_task_t *t, int64_t at, uint64_t handle);
 void gs_task_month_register(gs_task_t *t, int32_t month, int64_t e);

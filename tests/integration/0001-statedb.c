@@ -41,8 +41,7 @@ static void changelog(void *ctx, uint32_t task, gs_ns_t ns, const void *key, siz
     r->ns = ns;
     memcpy(r->key, key, klen < 31 ? klen : 31);
     r->del = val == NULL;
-    if (val)
-        memcpy(r->val, val, vlen < 31 ? vlen : 31);
+    if (val) memcpy(r->val, val, vlen < 31 ? vlen : 31);
 }
 
 static char dir[256];
@@ -186,8 +185,8 @@ static void test_open_failure_names_dir(void **state)
 {
     (void)state;
     char err[512] = "";
-    gs_statedb_t *db = gs_statedb_open("/proc/gridstream-cannot-be-here", 32u << 20, err,
-                                       sizeof(err));
+    gs_statedb_t *db =
+        gs_statedb_open("/proc/gridstream-cannot-be-here", 32u << 20, err, sizeof(err));
     assert_null(db);
     assert_non_null(strstr(err, "/proc/gridstream-cannot-be-here"));
 }

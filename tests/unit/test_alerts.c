@@ -24,8 +24,14 @@
 #define DAY_MS INT64_C(86400000)
 
 enum { K_HOTSPOT = 1, K_CRITICAL = 2, K_OVERDUE = 3, K_REWORK = 4 };
-enum { ST_FILED = 1, ST_REJECTED = 2, ST_DISPATCHED = 3, ST_RECTIFIED = 4, ST_REWORK = 6,
-       ST_CLOSED = 7 };
+enum {
+    ST_FILED = 1,
+    ST_REJECTED = 2,
+    ST_DISPATCHED = 3,
+    ST_RECTIFIED = 4,
+    ST_REWORK = 6,
+    ST_CLOSED = 7
+};
 
 static gs_err_t rep(tk_harness_t *h, const char *id, uint32_t prob, uint64_t cell, int64_t t)
 {
@@ -33,8 +39,8 @@ static gs_err_t rep(tk_harness_t *h, const char *id, uint32_t prob, uint64_t cel
     return tk_apply(h, tk_report(&e, id, 1, prob, cell, t));
 }
 
-static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, const char *ref_id,
-                    int64_t t, int64_t deadline)
+static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, const char *ref_id, int64_t t,
+                    int64_t deadline)
 {
     tk_ev_t e;
     return tk_apply(h, tk_case(&e, case_id, stage, 1, ref_id, TK_CELL, t, deadline, NULL));
@@ -300,7 +306,8 @@ static void test_repeated_rework(void **state)
     cas(&h, "c1", ST_RECTIFIED, "r1", t0 + 4 * HOUR_MS, 0);
     cas(&h, "c1", ST_REWORK, "r1", t0 + 5 * HOUR_MS, 0);
     assert_int_equal(tk_count_alerts(&h.cap, K_REWORK), 1);
-    const Gridstream__V1__Alert *a = alert_once(&h, "REWORK:440902001002003-20102-1709222400000-1-r1");
+    const Gridstream__V1__Alert *a =
+        alert_once(&h, "REWORK:440902001002003-20102-1709222400000-1-r1");
     assert_int_equal(a->kind, K_REWORK);
     assert_int_equal(a->cell, TK_CELL);
     assert_string_equal(a->incident_id, id);
@@ -337,7 +344,8 @@ static void test_overdue_basic(void **state)
     cas(&h, "c1", ST_DISPATCHED, "r1", t0 + 65 * MIN_MS + 1, 0);
     assert_int_equal(gs_task_watermark(h.task), INT64_C(1709226000001));
     assert_int_equal(tk_count_alerts(&h.cap, K_OVERDUE), 1);
-    const Gridstream__V1__Alert *a = alert_once(&h, "OVERDUE:440902001002003-20102-1709222400000-1-r1");
+    const Gridstream__V1__Alert *a =
+        alert_once(&h, "OVERDUE:440902001002003-20102-1709222400000-1-r1");
     assert_int_equal(a->kind, K_OVERDUE);
     assert_int_equal(a->cell, TK_CELL);
     assert_string_equal(a->incident_id, id);
@@ -375,7 +383,8 @@ static void test_overdue_only_filed_unrectified_not_rejected(void **state)
     gs_task_finish(h.task);
     tk_flush(&h);
     assert_int_equal(tk_count_alerts(&h.cap, K_OVERDUE), 1);
-    const Gridstream__V1__Alert *a = alert_once(&h, "OVERDUE:440902001002003-20103-1709222400000-1-c");
+    const Gridstream__V1__Alert *a =
+        alert_once(&h, "OVERDUE:440902001002003-20103-1709222400000-1-c");
     assert_int_equal(a->event_time_ms, INT64_C(1709226000000));
     assert_int_equal(a->problem_code, 20103);
     assert_int_equal(a->count, 1);
@@ -398,7 +407,8 @@ static void test_overdue_right_after_late_filing(void **state)
     /* late in the cases partition: filed at t0 + 1 min, deadline t0 + 1 h < watermark */
     cas(&h, "c1", ST_FILED, "r1", t0 + MIN_MS, t0 + HOUR_MS);
     assert_int_equal(tk_count_alerts(&h.cap, K_OVERDUE), 1);
-    const Gridstream__V1__Alert *a = alert_once(&h, "OVERDUE:440902001002003-20102-1709222400000-1-r1");
+    const Gridstream__V1__Alert *a =
+        alert_once(&h, "OVERDUE:440902001002003-20102-1709222400000-1-r1");
     assert_int_equal(a->event_time_ms, INT64_C(1709226000000));
     tk_harness_fini(&h);
 }

@@ -63,8 +63,8 @@ static gs_err_t rep(tk_harness_t *h, const char *id, int ch, uint32_t prob, uint
     return tk_apply(h, &e.ev);
 }
 
-static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch,
-                    const char *ref_id, int64_t t, int64_t deadline, const char *dept)
+static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch, const char *ref_id,
+                    int64_t t, int64_t deadline, const char *dept)
 {
     tk_ev_t e;
     return tk_apply(h, tk_case(&e, case_id, stage, ref_ch, ref_id, TK_CELL, t, deadline, dept));
@@ -74,8 +74,7 @@ static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch,
 static const Gridstream__V1__Incident *inc(tk_harness_t *h, const char *id)
 {
     const Gridstream__V1__Incident *i = tk_incident(&h->cap, id);
-    if (!i)
-        fail_msg("no incident %s", id);
+    if (!i) fail_msg("no incident %s", id);
     return i;
 }
 
@@ -87,8 +86,7 @@ static void test_merge_same_cell_problem(void **state)
     tk_harness_init(&h);
     const int64_t t0 = TK_T0;
     assert_int_equal(rep(&h, "r1", CH_INSPECTOR, PROB, TK_CELL, t0, LAT0, LON0), GS_OK);
-    assert_int_equal(rep(&h, "h2", CH_HOTLINE, PROB, TK_CELL, t0 + 10 * MIN_MS, LAT0, LON0),
-                     GS_OK);
+    assert_int_equal(rep(&h, "h2", CH_HOTLINE, PROB, TK_CELL, t0 + 10 * MIN_MS, LAT0, LON0), GS_OK);
 
     const char *id = "440902001002003-20102-1709222400000-1-r1";
     const Gridstream__V1__Incident *i = inc(&h, id);
@@ -185,7 +183,7 @@ static void test_window_before_opened_inclusive(void **state)
     rep(&h, "a3", 1, PROB, TK_CELL, t0 - DAY_MS, 0, 0);
     const Gridstream__V1__Incident *i = inc(&h, "440902001002003-20102-1709222400000-1-a1");
     assert_int_equal(i->signal_count, 3);
-    assert_int_equal(i->opened_ms, INT64_C(1709222400000)); /* opened_ms is not moved back */
+    assert_int_equal(i->opened_ms, INT64_C(1709222400000));      /* opened_ms is not moved back */
     assert_int_equal(i->last_signal_ms, INT64_C(1709294400000)); /* t0 + 20 h */
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 1);
 
@@ -409,7 +407,7 @@ static void test_tie_earliest_opened_not_arrival(void **state)
     tk_harness_t h;
     tk_harness_init(&h);
     const int64_t t0 = TK_T0;
-    rep(&h, "b", 1, PROB, TK_CELL, t0, LATS + DLAT, LON0);         /* created first */
+    rep(&h, "b", 1, PROB, TK_CELL, t0, LATS + DLAT, LON0);          /* created first */
     rep(&h, "a", 1, PROB, TK_CELL, t0 - MIN_MS, LATS - DLAT, LON0); /* 54 m away: own incident */
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 2);
     rep(&h, "s", 1, PROB, TK_CELL, t0 + MIN_MS, LATS, LON0); /* 27.1 m from both */
@@ -474,8 +472,7 @@ static void test_incident_id_and_captured(void **state)
     /* sensor: MANHOLE_COVER alarm edge -> 10101, channel 3, signal id "sensor_id:seq" */
     tk_ev_t e;
     tk_apply(&h, tk_sensor(&e, "MH-7", 1, 2, 42, UINT64_C(440902001003003), t0 + 1));
-    const Gridstream__V1__Incident *i =
-        inc(&h, "440902001003003-10101-1709222400001-3-MH-7:42");
+    const Gridstream__V1__Incident *i = inc(&h, "440902001003003-10101-1709222400001-3-MH-7:42");
     assert_int_equal(i->first_channel, 3);
     assert_true(i->captured);
     assert_int_equal(i->channel_mask, 8);

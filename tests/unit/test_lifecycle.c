@@ -23,14 +23,21 @@
 #define HOUR_MS INT64_C(3600000)
 #define DAY_MS INT64_C(86400000)
 
-enum { ST_FILED = 1, ST_REJECTED = 2, ST_DISPATCHED = 3, ST_RECTIFIED = 4, ST_VERIFIED = 5,
-       ST_REWORK = 6, ST_CLOSED = 7 };
+enum {
+    ST_FILED = 1,
+    ST_REJECTED = 2,
+    ST_DISPATCHED = 3,
+    ST_RECTIFIED = 4,
+    ST_VERIFIED = 5,
+    ST_REWORK = 6,
+    ST_CLOSED = 7
+};
 
 /* Incident of report "r1" (channel 1, problem 20102) in TK_CELL at TK_T0. */
 #define ID1 "440902001002003-20102-1709222400000-1-r1"
 
-static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch,
-                    const char *ref_id, int64_t t, int64_t deadline, const char *dept)
+static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch, const char *ref_id,
+                    int64_t t, int64_t deadline, const char *dept)
 {
     tk_ev_t e;
     return tk_apply(h, tk_case(&e, case_id, stage, ref_ch, ref_id, TK_CELL, t, deadline, dept));
@@ -39,8 +46,7 @@ static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch,
 static const Gridstream__V1__Incident *inc(tk_harness_t *h, const char *id)
 {
     const Gridstream__V1__Incident *i = tk_incident(&h->cap, id);
-    if (!i)
-        fail_msg("no incident %s", id);
+    if (!i) fail_msg("no incident %s", id);
     return i;
 }
 
@@ -340,8 +346,7 @@ static void test_unknown_ref_changes_nothing(void **state)
     assert_int_equal(cas(&h, "c9", ST_FILED, 1, "r5", t0 + 150 * MIN_MS, t0 + DAY_MS, NULL),
                      GS_ERR_UNKNOWN_REF);
     tk_apply(&h, tk_report(&e, "r5", 1, 20103, TK_CELL2, t0 + 160 * MIN_MS));
-    assert_int_equal(cas(&h, "c9", ST_FILED, 1, "r5", t0 + 150 * MIN_MS, t0 + DAY_MS, NULL),
-                     GS_OK);
+    assert_int_equal(cas(&h, "c9", ST_FILED, 1, "r5", t0 + 150 * MIN_MS, t0 + DAY_MS, NULL), GS_OK);
     i = inc(&h, "440902001002004-20103-1709232000000-1-r5");
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->filed_ms, INT64_C(1709231400000));
@@ -374,8 +379,7 @@ static void test_sensor_and_video_refs(void **state)
     tk_apply(&h, tk_sensor(&e, "S1", 2, 1, 43, TK_CELL, t0 + 5 * MIN_MS));
     tk_apply(&h, tk_sensor(&e, "S1", 2, 2, 44, TK_CELL, t0 + 10 * MIN_MS));
     assert_int_equal(inc(&h, id)->signal_count, 2);
-    assert_int_equal(cas(&h, "c1", ST_DISPATCHED, 3, "S1:44", t0 + 11 * MIN_MS, 0, "排水"),
-                     GS_OK);
+    assert_int_equal(cas(&h, "c1", ST_DISPATCHED, 3, "S1:44", t0 + 11 * MIN_MS, 0, "排水"), GS_OK);
     assert_string_equal(inc(&h, id)->department, "排水");
     /* ALARM after ALARM is no edge, hence no signal and no reference */
     tk_apply(&h, tk_sensor(&e, "S1", 2, 2, 45, TK_CELL, t0 + 12 * MIN_MS));

@@ -42,8 +42,7 @@ static bool load(void *ctx, gs_ns_t ns, const void *key, size_t klen, void **val
     memcpy(k + 1, key, klen);
     size_t n;
     const void *v = gs_store_get(p, GS_NS_META, k, klen + 1, &n);
-    if (!v)
-        return false;
+    if (!v) return false;
     *val = malloc(n ? n : 1);
     memcpy(*val, v, n);
     *vlen = n;
@@ -69,12 +68,17 @@ static bool each_incident(void *ctx, const void *key, size_t klen, void *val, si
 static const gs_event_t *input(tk_ev_t *e, int i)
 {
     switch (i) {
-    case 0: return tk_report(e, "r1", 1, 20101, TK_CELL, TK_T0);
-    case 1: return tk_case(e, "c1", GRIDSTREAM__V1__STAGE__FILED, 1, "r1", TK_CELL, TK_T0 + MIN,
-                           TK_T0 + 2 * HOUR, NULL);
-    case 2: return tk_report(e, "r2", 1, 20101, TK_CELL, TK_T0 + 30 * MIN); /* joins r1 */
-    case 3: return tk_report(e, "r3", 1, 10101, TK_CELL2, TK_T0 + HOUR); /* new, CRITICAL */
-    default: return tk_report(e, "r4", 1, 20102, TK_CELL, TK_T0 + 3 * HOUR); /* wm past deadline */
+    case 0:
+        return tk_report(e, "r1", 1, 20101, TK_CELL, TK_T0);
+    case 1:
+        return tk_case(e, "c1", GRIDSTREAM__V1__STAGE__FILED, 1, "r1", TK_CELL, TK_T0 + MIN,
+                       TK_T0 + 2 * HOUR, NULL);
+    case 2:
+        return tk_report(e, "r2", 1, 20101, TK_CELL, TK_T0 + 30 * MIN); /* joins r1 */
+    case 3:
+        return tk_report(e, "r3", 1, 10101, TK_CELL2, TK_T0 + HOUR); /* new, CRITICAL */
+    default:
+        return tk_report(e, "r4", 1, 20102, TK_CELL, TK_T0 + 3 * HOUR); /* wm past deadline */
     }
 }
 
@@ -123,8 +127,7 @@ static void test_restore_continues(void **state)
     gs_store_scan(persisted, GS_NS_META, NULL, 0, each_incident, &rc);
     assert_int_equal(rc.incidents, 1);
     for (int i = 0; i < GS_SRC__COUNT; i++)
-        if (i != GS_SRC_REPORTS)
-            gs_task_set_idle(b, (gs_source_t)i, true);
+        if (i != GS_SRC_REPORTS) gs_task_set_idle(b, (gs_source_t)i, true);
     for (int i = cut; i < n; i++)
         assert_int_equal(gs_task_apply(b, input(&e, i)), GS_OK);
     gs_task_finish(b);

@@ -905,7 +905,8 @@ static gs_err_t oracle_reason(gs_source_t src, const ProtobufCMessage *m, const 
         if (!(r->channel == 1 || (r->channel >= 4 && r->channel <= 9))) return GS_ERR_INVALID_ENUM;
         if (!oracle_cell_ok(r->cell)) return GS_ERR_INVALID_CELL;
         if (!oracle_problem_ok(r->problem_code)) return GS_ERR_INVALID_PROBLEM_CODE;
-        if (r->event_time_ms < 1 || r->event_time_ms > INT64_C(253402300799999)) return GS_ERR_INVALID_TIME;
+        if (r->event_time_ms < 1 || r->event_time_ms > INT64_C(253402300799999))
+            return GS_ERR_INVALID_TIME;
         if (isnan(r->lat) || isinf(r->lat) || isnan(r->lon) || isinf(r->lon))
             return GS_ERR_INVALID_NUMBER;
         if (r->lat > 90 || r->lat < -90 || r->lon > 180 || r->lon < -180)
@@ -917,7 +918,8 @@ static gs_err_t oracle_reason(gs_source_t src, const ProtobufCMessage *m, const 
         if (!*s->sensor_id) return GS_ERR_MISSING_ID;
         if (s->kind < 1 || s->kind > 7 || s->state < 1 || s->state > 2) return GS_ERR_INVALID_ENUM;
         if (!oracle_cell_ok(s->cell)) return GS_ERR_INVALID_CELL;
-        if (s->event_time_ms < 1 || s->event_time_ms > INT64_C(253402300799999)) return GS_ERR_INVALID_TIME;
+        if (s->event_time_ms < 1 || s->event_time_ms > INT64_C(253402300799999))
+            return GS_ERR_INVALID_TIME;
         if (isnan(s->lat) || isinf(s->lat) || isnan(s->lon) || isinf(s->lon) || isnan(s->value) ||
             isinf(s->value))
             return GS_ERR_INVALID_NUMBER;
@@ -929,7 +931,8 @@ static gs_err_t oracle_reason(gs_source_t src, const ProtobufCMessage *m, const 
         const Gridstream__V1__VideoDetection *v = (const void *)m;
         if (!*v->detection_id || !*v->camera_id) return GS_ERR_MISSING_ID;
         if (!oracle_cell_ok(v->cell)) return GS_ERR_INVALID_CELL;
-        if (v->event_time_ms < 1 || v->event_time_ms > INT64_C(253402300799999)) return GS_ERR_INVALID_TIME;
+        if (v->event_time_ms < 1 || v->event_time_ms > INT64_C(253402300799999))
+            return GS_ERR_INVALID_TIME;
         if (isnan(v->lat) || isinf(v->lat) || isnan(v->lon) || isinf(v->lon) ||
             isnan(v->confidence) || v->confidence < 0.0f || v->confidence > 1.0f)
             return GS_ERR_INVALID_NUMBER;
