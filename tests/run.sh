@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test suite, from a fresh Debian 12 machine: install dependencies, build with AddressSanitizer
 # and UndefinedBehaviorSanitizer (-Werror), and run every test (unit: cmocka per module;
-# integration: replay against the independent Python reference, determinism, bad input files,
-# the CLI), then the integration tests once more on the optimised release build.
+# integration: RocksDB state, replay against the independent Python reference, determinism, bad
+# input files, the CLI; e2e: the embedded cluster, gen and tail with kcat and confluent-kafka;
+# style), then the integration tests once more on the optimised release build.
 #   tests/run.sh [ctest arguments...]      e.g. tests/run.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
