@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Replay throughput against a protobuf-c decode-only loop over the same records, in one run, and
 # bench/RESULTS.md rewritten with the result and the machine it ran on.
-#   bench/run.sh [--scale X] [--partitions N] [--runs R] [--no-write]
+#   bench/run.sh [--cells C] [--days D] [--partitions N] [--runs R] [--no-write]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scale=20 partitions=4 runs=5 write=1
+cells=200 days=35 partitions=4 runs=5 write=1
 while (($#)); do
   case "$1" in
-    --scale) scale=$2; shift 2 ;;
+    --cells) cells=$2; shift 2 ;;
+    --days) days=$2; shift 2 ;;
     --partitions) partitions=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --no-write) write=0; shift ;;
@@ -20,7 +21,7 @@ cmake --preset release >/dev/null
 cmake --build build/release -j"$(nproc)" >/dev/null
 in=build/bench/input
 rm -rf "$in"
-python3 tests/reference/gen_sample.py --out "$in" --partitions "$partitions" --seed 42 --scale "$scale"
+./build/release/gridstream gen --quiet --output "$in" --partitions "$partitions" --seed 42 --cells "$cells" --days "$days"
 json=$(./build/release/gridstream bench replay --input "$in" --runs "$runs" --json)
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; print(v if isinstance(v,int) else ("%.3f" % v if v < 10 else "%.0f" % v))' "$json" "$1"; }
 text="replay: $(field records) records in $(field partitions) partitions, best of $runs runs, 1 thread
@@ -42,7 +43,7 @@ against the reference measured beside it is the figure to compare across machine
 - commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- operators engine 'bench/*.c' 'bench/*.h' || echo ' (with uncommitted changes)')
 - date: $(date -u +%Y-%m-%d)
 - build: release preset (RelWithDebInfo, -O2, jemalloc)
-- input: \`gen_sample.py --partitions $partitions --seed 42 --scale $scale\`
+- input: \`gridstream gen --partitions $partitions --seed 42 --cells $cells --days $days\`
 
 ## replay vs. decode-only (1 thread)
 
