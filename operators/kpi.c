@@ -128,17 +128,6 @@ gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *wk,
     return GS_OK;
 }
 
-gs_err_t gs_kpi_table_set(gs_kpi_table_t *tab, const gs_kpi_wkey_t *wk,
-                          const int64_t v[GS_KPI_NCOUNTS])
-{
-    uint8_t k[GS_KPI_WKEY_LEN];
-    gs_kpi_wkey_pack(wk, k);
-    gs_kpi_win_t *w = win_get(tab, k);
-    if (!w) return GS_ERR_NOMEM;
-    memcpy(w->v, v, sizeof(w->v));
-    return GS_OK;
-}
-
 static double rate(int64_t num, int64_t den)
 {
     return den > 0 ? (double)num / (double)den : NAN;

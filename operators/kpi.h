@@ -69,10 +69,6 @@ void gs_kpi_table_fini(gs_kpi_table_t *tab);
 gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w,
                           const int64_t delta[GS_KPI_NCOUNTS]);
 
-/* Replaces window w's counts with v (the rollup's sums). */
-gs_err_t gs_kpi_table_set(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w,
-                          const int64_t v[GS_KPI_NCOUNTS]);
-
 typedef void (*gs_kpi_publish_fn)(void *ctx, const gs_kpi_wkey_t *w,
                                   const int64_t v[GS_KPI_NCOUNTS]);
 
