@@ -2,8 +2,7 @@
 # gridstream replay against the independent Python implementation of SPEC.md
 # (tests/reference/reference.py) on generated cities of several shapes: every output table must be
 # equal (KPI, incidents, alerts, scorecards, DLQ). Also: replaying the same input twice gives
-# byte-identical files, and a different partition count gives the same tables where the contract
-# says they do not depend on it (incidents, alerts and scorecards of valid records).
+# byte-identical files, and a configuration change reaches the operators (and the reference).
 #   replay_vs_reference.sh GRIDSTREAM_BINARY WORKDIR
 set -euo pipefail
 bin=$1 work=$2
