@@ -29,12 +29,44 @@ typedef struct out_ctx {
     FILE *scorecards;
 } out_ctx_t;
 
+/* Terminal columns of a UTF-8 string: East Asian wide characters take two. */
+static int display_width(const char *s)
+{
+    int w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp = *p;
+        int len = 1;
+        if (cp >= 0xf0 && p[1] && p[2] && p[3]) {
+            cp = ((cp & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) |
+                 (p[3] & 0x3fu);
+            len = 4;
+        } else if (cp >= 0xe0 && p[1] && p[2]) {
+            cp = ((cp & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+            len = 3;
+        } else if (cp >= 0xc0 && p[1]) {
+            cp = ((cp & 0x1fu) << 6) | (p[1] & 0x3fu);
+            len = 2;
+        }
+        bool wide = (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+                    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+                    (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0x20000 && cp <= 0x3fffd);
+        w += wide ? 2 : 1;
+        p += len;
+    }
+    return w;
+}
+
 static void print_scorecard(FILE *f, const void *val, size_t vlen)
 {
     Gridstream__V1__Scorecard *sc = gridstream__v1__scorecard__unpack(NULL, vlen, val);
     if (!sc) return;
-    fprintf(f, "\nScorecard city %llu, %s (evaluated at %lld)\n", (unsigned long long)sc->city,
-            sc->month, (long long)sc->evaluated_at_ms);
+    /* E as a UTC date for people; the record carries the exact milliseconds */
+    int64_t e = sc->evaluated_at_ms, year;
+    unsigned mon, mday;
+    gs_civil_from_days(e / GS_DAY_MS, &year, &mon, &mday);
+    fprintf(f, "\nScorecard city %llu, %s (evaluated at %04lld-%02u-%02uT%02lld:%02lldZ)\n",
+            (unsigned long long)sc->city, sc->month, (long long)year, mon, mday,
+            (long long)(e % GS_DAY_MS / GS_HOUR_MS), (long long)(e % GS_HOUR_MS / GS_MINUTE_MS));
     fprintf(f, "  %4s %-8s %6s %5s %9s %7s %7s %7s %7s %7s %12s %s\n", "rank", "district", "score",
             "grade", "incidents", "capture", "filing", "rectif", "timely", "overdue", "reward_cny",
             "flags");
@@ -49,9 +81,10 @@ static void print_scorecard(FILE *f, const void *val, size_t vlen)
     }
     for (size_t i = 0; i < sc->n_departments && i < 5; i++) {
         const Gridstream__V1__DepartmentScore *d = sc->departments[i];
-        fprintf(f, "  dept #%u %-24s assigned %llu on time %llu (%.3f)\n", d->rank, d->department,
-                (unsigned long long)d->assigned, (unsigned long long)d->rectified_on_time,
-                d->timely_rate);
+        int pad = 24 - display_width(d->department);
+        fprintf(f, "  dept #%u %s%*s assigned %llu on time %llu (%.3f)\n", d->rank, d->department,
+                pad > 0 ? pad : 0, "", (unsigned long long)d->assigned,
+                (unsigned long long)d->rectified_on_time, d->timely_rate);
     }
     if (sc->n_departments > 5) fprintf(f, "  ... %zu departments in all\n", sc->n_departments);
     gridstream__v1__scorecard__free_unpacked(sc, NULL);
