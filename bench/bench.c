@@ -7,6 +7,7 @@
 #include "bench.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,27 @@ static const ProtobufCMessageDescriptor *desc_of(int src)
     default:
         return &gridstream__v1__case_event__descriptor;
     }
+}
+
+/*
+ * Heap allocations so far, from jemalloc's statistics (small + large nmalloc over all arenas), or
+ * -1 when the process does not run on jemalloc (sanitizer and dev builds). Looked up at run time so
+ * that the library does not depend on jemalloc.
+ */
+static int64_t allocations(void)
+{
+    typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+    mallctl_fn mallctl = (mallctl_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "mallctl");
+    if (!mallctl) return -1;
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch);
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    uint64_t small = 0, large = 0;
+    sz = sizeof(small);
+    if (mallctl("stats.arenas.4096.small.nmalloc", &small, &sz, NULL, 0) != 0) return -1;
+    sz = sizeof(large);
+    if (mallctl("stats.arenas.4096.large.nmalloc", &large, &sz, NULL, 0) != 0) return -1;
+    return (int64_t)(small + large);
 }
 
 /* Decodes every input record once with protobuf-c's default allocator; returns records decoded. */
@@ -89,20 +111,23 @@ static int bench_replay(int argc, char **argv)
     }
     gs_params_t params;
     gs_params_defaults(&params);
-    double best_replay = 0, best_decode = 0;
+    double best_replay = 0, best_decode = 0, allocs_per_m = -1;
     uint64_t records = 0, bytes = 0, decoded = 0;
     gs_replay_stats_t st;
     for (int r = 0; r < runs; r++) {
         if (!json) fprintf(stderr, "\rrun %d/%d: replay...", r + 1, runs);
         char err[1024];
         gs_replay_opts_t o = {.input = input, .params = &params};
+        int64_t a0 = allocations();
         if (gs_replay_run(&o, &st, err, sizeof(err)) != GS_OK) {
             fprintf(stderr, "\ngridstream bench: %s\n", err);
             return 1;
         }
+        int64_t a1 = allocations();
         records = 0;
         for (int s = 0; s < GS_SRC__COUNT; s++)
             records += st.records_in[s];
+        if (a0 >= 0 && a1 >= 0) allocs_per_m = (double)(a1 - a0) * 1e6 / (double)records;
         double rps = (double)records / st.seconds;
         if (rps > best_replay) best_replay = rps;
         if (!json) fprintf(stderr, "\rrun %d/%d: decode-only...", r + 1, runs);
@@ -116,10 +141,11 @@ static int bench_replay(int argc, char **argv)
     if (json) {
         printf("{\"mode\":\"replay\",\"records\":%llu,\"bytes\":%llu,\"partitions\":%u,"
                "\"runs\":%d,\"replay_records_per_s\":%.0f,\"decode_only_records_per_s\":%.0f,"
-               "\"ratio\":%.4f,\"incidents\":%llu,\"kpi_records\":%llu}\n",
+               "\"ratio\":%.4f,\"incidents\":%llu,\"kpi_records\":%llu,"
+               "\"allocations_per_million_records\":%.0f}\n",
                (unsigned long long)records, (unsigned long long)bytes, st.partitions, runs,
                best_replay, best_decode, ratio, (unsigned long long)st.totals.incidents_opened,
-               (unsigned long long)st.out[GS_OUT_KPI]);
+               (unsigned long long)st.out[GS_OUT_KPI], allocs_per_m);
     } else {
         printf("bench replay: %llu records (%llu value bytes), %u partitions, best of %d runs, "
                "1 thread\n",
@@ -128,6 +154,10 @@ static int bench_replay(int argc, char **argv)
         printf("  %-34s %14.0f\n", "protobuf-c decode only (reference)", best_decode);
         printf("  %-34s %14.0f\n", "gridstream replay, all operators", best_replay);
         printf("  ratio replay / decode-only: %.3f (target >= 0.33)\n", ratio);
+        if (allocs_per_m >= 0)
+            printf("  heap allocations per 1M records, whole replay: %.0f\n", allocs_per_m);
+        else
+            printf("  heap allocations: not counted (not running on jemalloc)\n");
     }
     return 0;
 }

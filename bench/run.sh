@@ -27,7 +27,8 @@ field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; p
 text="replay: $(field records) records in $(field partitions) partitions, best of $runs runs, 1 thread
   protobuf-c decode only (reference): $(field decode_only_records_per_s) records/s
   gridstream replay, all operators:   $(field replay_records_per_s) records/s
-  ratio: $(field ratio) (target >= 0.33)"
+  ratio: $(field ratio) (target >= 0.33)
+  heap allocations per 1M records (whole replay, jemalloc stats): $(field allocations_per_million_records) (target 0 in the steady state)"
 echo "$text"
 ((write)) || exit 0
 
@@ -54,6 +55,7 @@ $text
 | mode | gridstream | reference | ratio | target |
 |---|---|---|---|---|
 | replay (all operators, outputs packed, not written) | $(field replay_records_per_s) rec/s | protobuf-c decode only: $(field decode_only_records_per_s) rec/s | $ratio | ≥ 0.33 |
+| heap allocations per 1M records, whole replay | $(field allocations_per_million_records) | — | — | 0 in the steady state |
 
 What the figures mean and where the time goes: [bench/README.md](README.md).
 
