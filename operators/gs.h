@@ -125,6 +125,30 @@ typedef struct gs_sink {
 bool gs_reserve(void *arrp, size_t *cap, size_t need, size_t size);
 #define GS_RESERVE(arr, cap, need) gs_reserve(&(arr), &(cap), (need), sizeof(*(arr)))
 
+/* Writes v in decimal at p (at most 20 bytes, no NUL) and returns the end: keys on the hot path. */
+static inline char *gs_fmt_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* As gs_fmt_u64 for a signed value (at most 20 bytes). */
+static inline char *gs_fmt_i64(char *p, int64_t v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return gs_fmt_u64(p, (uint64_t)0 - (uint64_t)v);
+    }
+    return gs_fmt_u64(p, (uint64_t)v);
+}
+
 /* Packs `msg` and emits it with a NUL-terminated key. Returns GS_OK or GS_ERR_NOMEM. */
 gs_err_t gs_sink_emit_msg(const gs_sink_t *sink, gs_output_t topic, const char *key,
                           const ProtobufCMessage *msg);

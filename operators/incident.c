@@ -100,10 +100,20 @@ static uint64_t open_incident(gs_task_t *t, const gs_signal_t *sig)
 {
     const gs_params_t *p = t->p;
     char id[1200];
-    int n = snprintf(id, sizeof(id), "%llu-%u-%lld-%d-%.*s", (unsigned long long)sig->cell,
-                     sig->problem, (long long)sig->t, sig->channel, (int)sig->sid_len, sig->sid);
-    if (n < 0) return 0;
-    if ((size_t)n >= sizeof(id)) n = (int)sizeof(id) - 1;
+    /* "<cell>-<problem>-<t>-<channel>-<signal id>", cut to the buffer */
+    char *q = gs_fmt_u64(id, sig->cell);
+    *q++ = '-';
+    q = gs_fmt_u64(q, sig->problem);
+    *q++ = '-';
+    q = gs_fmt_i64(q, sig->t);
+    *q++ = '-';
+    q = gs_fmt_i64(q, sig->channel);
+    *q++ = '-';
+    size_t room = sizeof(id) - 1 - (size_t)(q - id);
+    size_t sl = sig->sid_len < room ? sig->sid_len : room;
+    memcpy(q, sig->sid, sl);
+    int n = (int)((q - id) + (ptrdiff_t)sl);
+    id[n] = 0;
     /* The signal that opened an incident, delivered again after its identity was forgotten,
        would open an incident with the same id: it is a duplicate, and changes nothing. */
     uint8_t rk[REF_KEY_MAX];

@@ -172,8 +172,14 @@ static gs_err_t emit(gs_kpi_win_t *win, const gs_kpi_wkey_t *w, const gs_params_
     Gridstream__V1__KpiRecord rec;
     gs_kpi_record_fill(&rec, w, p->tz_offset_minutes, win->v, ++win->version);
     char key[96];
-    snprintf(key, sizeof(key), "%u:%llu:%u:%lld", w->level, (unsigned long long)w->scope, w->kind,
-             (long long)w->start);
+    char *q = gs_fmt_u64(key, w->level); /* "<level>:<scope>:<window>:<start>" */
+    *q++ = ':';
+    q = gs_fmt_u64(q, w->scope);
+    *q++ = ':';
+    q = gs_fmt_u64(q, w->kind);
+    *q++ = ':';
+    q = gs_fmt_i64(q, w->start);
+    *q = 0;
     return gs_sink_emit_msg(sink, GS_OUT_KPI, key, &rec.base);
 }
 

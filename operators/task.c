@@ -492,8 +492,11 @@ static void publish_kpi(void *ctx, const gs_kpi_wkey_t *w, const int64_t v[GS_KP
 static void emit_incident(gs_task_t *t, gs_incident_t *inc)
 {
     char id[1200], dept[GS_DEPT_MAX + 1];
-    snprintf(id, sizeof(id), "%.*s", (int)inc->id_len, gs_inc_id(inc));
-    snprintf(dept, sizeof(dept), "%.*s", (int)inc->dept_len, gs_inc_dept(inc));
+    size_t il = inc->id_len < sizeof(id) ? inc->id_len : sizeof(id) - 1;
+    memcpy(id, gs_inc_id(inc), il);
+    id[il] = 0;
+    memcpy(dept, gs_inc_dept(inc), inc->dept_len); /* dept_len <= GS_DEPT_MAX */
+    dept[inc->dept_len] = 0;
     Gridstream__V1__Incident m;
     gridstream__v1__incident__init(&m);
     m.incident_id = id;
