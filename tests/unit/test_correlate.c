@@ -63,21 +63,6 @@ static gs_err_t rep(tk_harness_t *h, const char *id, int ch, uint32_t prob, uint
     return tk_apply(h, &e.ev);
 }
 
-static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch, const char *ref_id,
-                    int64_t t, int64_t deadline, const char *dept)
-{
-    tk_ev_t e;
-    return tk_apply(h, tk_case(&e, case_id, stage, ref_ch, ref_id, TK_CELL, t, deadline, dept));
-}
-
-/* The incident (latest emitted state) with this id; fails the test if absent. */
-static const Gridstream__V1__Incident *inc(tk_harness_t *h, const char *id)
-{
-    const Gridstream__V1__Incident *i = tk_incident(&h->cap, id);
-    if (!i) fail_msg("no incident %s", id);
-    return i;
-}
-
 /* Two reports of the same cell and problem merge; a late third one too. */
 static void test_merge_same_cell_problem(void **state)
 {
@@ -89,7 +74,7 @@ static void test_merge_same_cell_problem(void **state)
     assert_int_equal(rep(&h, "h2", CH_HOTLINE, PROB, TK_CELL, t0 + 10 * MIN_MS, LAT0, LON0), GS_OK);
 
     const char *id = "440902001002003-20102-1709222400000-1-r1";
-    const Gridstream__V1__Incident *i = inc(&h, id);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, id);
     assert_string_equal(i->incident_id, id);
     assert_int_equal(i->cell, TK_CELL);
     assert_int_equal(i->problem_code, 20102);
@@ -107,7 +92,7 @@ static void test_merge_same_cell_problem(void **state)
 
     /* a late drone signal 5 min before opening joins; last_signal_ms stays the max */
     assert_int_equal(rep(&h, "d3", CH_DRONE, PROB, TK_CELL, t0 - 5 * MIN_MS, LAT0, LON0), GS_OK);
-    i = inc(&h, id);
+    i = tk_must_incident(&h, id);
     assert_int_equal(i->signal_count, 3);
     assert_int_equal(i->channel_mask, 2 + 16 + 128);
     assert_int_equal(i->last_signal_ms, INT64_C(1709223000000));
@@ -148,23 +133,27 @@ static void test_window_after_last_inclusive(void **state)
     rep(&h, "a1", 1, PROB, TK_CELL, t0, 0, 0);
     rep(&h, "a2", 1, PROB, TK_CELL, t0 + DAY_MS, 0, 0);
     rep(&h, "a3", 1, PROB, TK_CELL, t0 + 2 * DAY_MS, 0, 0);
-    const Gridstream__V1__Incident *i = inc(&h, "440902001002003-20102-1709222400000-1-a1");
+    const Gridstream__V1__Incident *i =
+        tk_must_incident(&h, "440902001002003-20102-1709222400000-1-a1");
     assert_int_equal(i->signal_count, 3);
     assert_int_equal(i->last_signal_ms, INT64_C(1709395200000)); /* t0 + 2 d */
     assert_int_equal(i->opened_ms, INT64_C(1709222400000));
     /* 24 h + 1 ms after the last signal: new incident */
     rep(&h, "a4", 1, PROB, TK_CELL, t0 + 3 * DAY_MS + 1, 0, 0);
-    i = inc(&h, "440902001002003-20102-1709481600001-1-a4");
+    i = tk_must_incident(&h, "440902001002003-20102-1709481600001-1-a4");
     assert_int_equal(i->signal_count, 1);
     assert_int_equal(i->opened_ms, INT64_C(1709481600001));
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count, 3);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count,
+                     3);
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 2);
 
     /* the +1 ms case directly, in another cell */
     rep(&h, "b1", 1, PROB, TK_CELL2, t0, 0, 0);
     rep(&h, "b2", 1, PROB, TK_CELL2, t0 + DAY_MS + 1, 0, 0);
-    assert_int_equal(inc(&h, "440902001002004-20102-1709222400000-1-b1")->signal_count, 1);
-    assert_int_equal(inc(&h, "440902001002004-20102-1709308800001-1-b2")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002004-20102-1709222400000-1-b1")->signal_count,
+                     1);
+    assert_int_equal(tk_must_incident(&h, "440902001002004-20102-1709308800001-1-b2")->signal_count,
+                     1);
     assert_int_equal(tk_metrics(&h)->incidents_opened, 4);
     assert_int_equal(tk_metrics(&h)->signals_merged, 2);
     tk_harness_fini(&h);
@@ -181,7 +170,8 @@ static void test_window_before_opened_inclusive(void **state)
     rep(&h, "a1", 1, PROB, TK_CELL, t0, 0, 0);
     rep(&h, "a2", 1, PROB, TK_CELL, t0 + 20 * HOUR_MS, 0, 0);
     rep(&h, "a3", 1, PROB, TK_CELL, t0 - DAY_MS, 0, 0);
-    const Gridstream__V1__Incident *i = inc(&h, "440902001002003-20102-1709222400000-1-a1");
+    const Gridstream__V1__Incident *i =
+        tk_must_incident(&h, "440902001002003-20102-1709222400000-1-a1");
     assert_int_equal(i->signal_count, 3);
     assert_int_equal(i->opened_ms, INT64_C(1709222400000));      /* opened_ms is not moved back */
     assert_int_equal(i->last_signal_ms, INT64_C(1709294400000)); /* t0 + 20 h */
@@ -191,8 +181,9 @@ static void test_window_before_opened_inclusive(void **state)
     rep(&h, "b1", 1, PROB, TK_CELL2, t0, 0, 0);
     rep(&h, "b2", 1, PROB, TK_CELL2, t0 + 20 * HOUR_MS, 0, 0);
     rep(&h, "b3", 1, PROB, TK_CELL2, t0 - DAY_MS - 1, 0, 0);
-    assert_int_equal(inc(&h, "440902001002004-20102-1709222400000-1-b1")->signal_count, 2);
-    i = inc(&h, "440902001002004-20102-1709135999999-1-b3");
+    assert_int_equal(tk_must_incident(&h, "440902001002004-20102-1709222400000-1-b1")->signal_count,
+                     2);
+    i = tk_must_incident(&h, "440902001002004-20102-1709135999999-1-b3");
     assert_int_equal(i->signal_count, 1);
     assert_int_equal(i->opened_ms, INT64_C(1709135999999));
     assert_int_equal(i->last_signal_ms, INT64_C(1709135999999));
@@ -209,24 +200,31 @@ static void test_distance_boundary(void **state)
     const int64_t t0 = TK_T0;
     rep(&h, "a1", 1, PROB, TK_CELL, t0, LAT0, LON0);
     rep(&h, "a2", 1, PROB, TK_CELL, t0 + MIN_MS, north(49.9), LON0);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count,
+                     2);
     rep(&h, "a3", 1, PROB, TK_CELL, t0 + 2 * MIN_MS, north(50.1), LON0);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222520000-1-a3")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count,
+                     2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222520000-1-a3")->signal_count,
+                     1);
 
     /* tighter: 49.99 m joins, 50.01 m does not (south this time) */
     rep(&h, "b1", 1, 20103, TK_CELL, t0, LAT0, LON0);
     rep(&h, "b2", 1, 20103, TK_CELL, t0 + MIN_MS, north(-49.99), LON0);
     rep(&h, "b3", 1, 20103, TK_CELL, t0 + 2 * MIN_MS, north(-50.01), LON0);
-    assert_int_equal(inc(&h, "440902001002003-20103-1709222400000-1-b1")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002003-20103-1709222520000-1-b3")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20103-1709222400000-1-b1")->signal_count,
+                     2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20103-1709222520000-1-b3")->signal_count,
+                     1);
 
     /* along the parallel (needs the cos φ factor: 50.1 m east is 0.000486° of longitude) */
     rep(&h, "c1", 1, 20104, TK_CELL, t0, LAT0, LON0);
     rep(&h, "c2", 1, 20104, TK_CELL, t0 + MIN_MS, LAT0, east(49.9));
     rep(&h, "c3", 1, 20104, TK_CELL, t0 + 2 * MIN_MS, LAT0, east(50.1));
-    assert_int_equal(inc(&h, "440902001002003-20104-1709222400000-1-c1")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002003-20104-1709222520000-1-c3")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20104-1709222400000-1-c1")->signal_count,
+                     2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20104-1709222520000-1-c3")->signal_count,
+                     1);
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 6);
     tk_harness_fini(&h);
 }
@@ -242,8 +240,10 @@ static void test_distance_from_first_signal(void **state)
     rep(&h, "a2", 1, PROB, TK_CELL, t0 + MIN_MS, north(40), LON0);
     /* 40 m from a2 but 80 m from a1: new incident */
     rep(&h, "a3", 1, PROB, TK_CELL, t0 + 2 * MIN_MS, north(80), LON0);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222520000-1-a3")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-a1")->signal_count,
+                     2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222520000-1-a3")->signal_count,
+                     1);
     tk_harness_fini(&h);
 }
 
@@ -259,18 +259,22 @@ static void test_no_position(void **state)
     rep(&h, "a2", 1, 20101, TK_CELL, t0 + MIN_MS, 30.0, 100.0);
     /* ... and stays at distance 0 for a third signal 1 km from the second */
     rep(&h, "a3", 1, 20101, TK_CELL, t0 + 2 * MIN_MS, 30.009, 100.0);
-    assert_int_equal(inc(&h, "440902001002003-20101-1709222400000-1-a1")->signal_count, 3);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20101-1709222400000-1-a1")->signal_count,
+                     3);
 
     /* incident with position, signal without: joins */
     rep(&h, "b1", 1, 20102, TK_CELL, t0, LAT0, LON0);
     rep(&h, "b2", 1, 20102, TK_CELL, t0 + MIN_MS, 0.0, 0.0);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-b1")->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-b1")->signal_count,
+                     2);
 
     /* lat 0 with lon ≠ 0 is a position: 0.001° north on the equator is 111.2 m away */
     rep(&h, "c1", 1, 20103, TK_CELL, t0, 0.0, LON0);
     rep(&h, "c2", 1, 20103, TK_CELL, t0 + MIN_MS, 0.001, LON0);
-    assert_int_equal(inc(&h, "440902001002003-20103-1709222400000-1-c1")->signal_count, 1);
-    assert_int_equal(inc(&h, "440902001002003-20103-1709222460000-1-c2")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20103-1709222400000-1-c1")->signal_count,
+                     1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20103-1709222460000-1-c2")->signal_count,
+                     1);
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 4);
     tk_harness_fini(&h);
 }
@@ -285,9 +289,12 @@ static void test_other_problem_or_cell_never_joins(void **state)
     rep(&h, "r2", 1, 20103, TK_CELL, TK_T0, LAT0, LON0);
     rep(&h, "r3", 1, 20102, TK_CELL2, TK_T0, LAT0, LON0);
     rep(&h, "r4", 1, 20103, TK_CELL, TK_T0, 0, 0);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-r1")->signal_count, 1);
-    assert_int_equal(inc(&h, "440902001002003-20103-1709222400000-1-r2")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002004-20102-1709222400000-1-r3")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-r1")->signal_count,
+                     1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20103-1709222400000-1-r2")->signal_count,
+                     2);
+    assert_int_equal(tk_must_incident(&h, "440902001002004-20102-1709222400000-1-r3")->signal_count,
+                     1);
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 3);
     assert_int_equal(tk_metrics(&h)->signals_merged, 1);
     tk_harness_fini(&h);
@@ -303,29 +310,35 @@ static void test_closed_rejected_not_candidates(void **state)
 
     /* CLOSED: the next signal opens a new incident */
     rep(&h, "a1", 1, 20101, TK_CELL, t0, 0, 0);
-    assert_int_equal(cas(&h, "ka", ST_FILED, 1, "a1", t0 + MIN_MS, t0 + DAY_MS, NULL), GS_OK);
-    assert_int_equal(cas(&h, "ka", ST_CLOSED, 1, "a1", t0 + HOUR_MS, 0, NULL), GS_OK);
+    assert_int_equal(tk_apply_case(&h, "ka", ST_FILED, 1, "a1", t0 + MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
+    assert_int_equal(tk_apply_case(&h, "ka", ST_CLOSED, 1, "a1", t0 + HOUR_MS, 0, NULL), GS_OK);
     rep(&h, "a2", 1, 20101, TK_CELL, t0 + 2 * HOUR_MS, 0, 0);
-    const Gridstream__V1__Incident *i = inc(&h, "440902001002003-20101-1709222400000-1-a1");
+    const Gridstream__V1__Incident *i =
+        tk_must_incident(&h, "440902001002003-20101-1709222400000-1-a1");
     assert_int_equal(i->stage, ST_CLOSED);
     assert_int_equal(i->signal_count, 1);
     assert_int_equal(i->closed_ms, INT64_C(1709226000000));
-    assert_int_equal(inc(&h, "440902001002003-20101-1709229600000-1-a2")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20101-1709229600000-1-a2")->signal_count,
+                     1);
 
     /* REJECTED: same */
     rep(&h, "b1", 1, 20102, TK_CELL, t0, 0, 0);
-    assert_int_equal(cas(&h, "kb", ST_REJECTED, 1, "b1", t0 + HOUR_MS, 0, NULL), GS_OK);
+    assert_int_equal(tk_apply_case(&h, "kb", ST_REJECTED, 1, "b1", t0 + HOUR_MS, 0, NULL), GS_OK);
     rep(&h, "b2", 1, 20102, TK_CELL, t0 + 2 * HOUR_MS, 0, 0);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-b1")->stage, ST_REJECTED);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-b1")->signal_count, 1);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709229600000-1-b2")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-b1")->stage,
+                     ST_REJECTED);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-b1")->signal_count,
+                     1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709229600000-1-b2")->signal_count,
+                     1);
 
     /* REWORK timed after CLOSED: stage REWORK, joinable again */
     rep(&h, "c1", 1, 20103, TK_CELL, t0, 0, 0);
-    cas(&h, "kc", ST_CLOSED, 1, "c1", t0 + HOUR_MS, 0, NULL);
-    cas(&h, "kc", ST_REWORK, 1, "c1", t0 + 90 * MIN_MS, 0, NULL);
+    tk_apply_case(&h, "kc", ST_CLOSED, 1, "c1", t0 + HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "kc", ST_REWORK, 1, "c1", t0 + 90 * MIN_MS, 0, NULL);
     rep(&h, "c2", 1, 20103, TK_CELL, t0 + 2 * HOUR_MS, 0, 0);
-    i = inc(&h, "440902001002003-20103-1709222400000-1-c1");
+    i = tk_must_incident(&h, "440902001002003-20103-1709222400000-1-c1");
     assert_int_equal(i->stage, ST_REWORK);
     assert_int_equal(i->signal_count, 2);
     assert_int_equal(i->closed_ms, INT64_C(1709226000000)); /* REWORK clears nothing */
@@ -333,20 +346,22 @@ static void test_closed_rejected_not_candidates(void **state)
 
     /* REWORK timed before CLOSED (arriving after it): the stage stays CLOSED, not joinable */
     rep(&h, "d1", 1, 20104, TK_CELL, t0, 0, 0);
-    cas(&h, "kd", ST_CLOSED, 1, "d1", t0 + HOUR_MS, 0, NULL);
-    cas(&h, "kd", ST_REWORK, 1, "d1", t0 + 30 * MIN_MS, 0, NULL);
+    tk_apply_case(&h, "kd", ST_CLOSED, 1, "d1", t0 + HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "kd", ST_REWORK, 1, "d1", t0 + 30 * MIN_MS, 0, NULL);
     rep(&h, "d2", 1, 20104, TK_CELL, t0 + 2 * HOUR_MS, 0, 0);
-    i = inc(&h, "440902001002003-20104-1709222400000-1-d1");
+    i = tk_must_incident(&h, "440902001002003-20104-1709222400000-1-d1");
     assert_int_equal(i->stage, ST_CLOSED);
     assert_int_equal(i->rework_count, 1);
     assert_int_equal(i->signal_count, 1);
-    assert_int_equal(inc(&h, "440902001002003-20104-1709229600000-1-d2")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20104-1709229600000-1-d2")->signal_count,
+                     1);
 
     /* a DISPATCHED (not CLOSED/REJECTED) incident is still a candidate */
     rep(&h, "e1", 1, 20105, TK_CELL, t0, 0, 0);
-    cas(&h, "ke", ST_DISPATCHED, 1, "e1", t0 + HOUR_MS, 0, "环卫处");
+    tk_apply_case(&h, "ke", ST_DISPATCHED, 1, "e1", t0 + HOUR_MS, 0, "环卫处");
     rep(&h, "e2", 1, 20105, TK_CELL, t0 + 2 * HOUR_MS, 0, 0);
-    assert_int_equal(inc(&h, "440902001002003-20105-1709222400000-1-e1")->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20105-1709222400000-1-e1")->signal_count,
+                     2);
     tk_harness_fini(&h);
 }
 
@@ -364,12 +379,12 @@ static void test_tie_nearer_wins(void **state)
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 2);
     /* 45 m from a, 35 m from b: b */
     rep(&h, "s1", 1, PROB, TK_CELL, t0 + 2 * MIN_MS, north(45), LON0);
-    assert_int_equal(inc(&h, a)->signal_count, 1);
-    assert_int_equal(inc(&h, b)->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, a)->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, b)->signal_count, 2);
     /* 35 m from a, 45 m from b: a */
     rep(&h, "s2", 1, PROB, TK_CELL, t0 + 3 * MIN_MS, north(35), LON0);
-    assert_int_equal(inc(&h, a)->signal_count, 2);
-    assert_int_equal(inc(&h, b)->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, a)->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, b)->signal_count, 2);
     tk_harness_fini(&h);
 }
 
@@ -389,14 +404,14 @@ static void test_tie_earliest_opened_and_no_position_nearest(void **state)
     /* at t0 − 1 h at a's place: both candidates at distance 0 (b has no position): a opened
        earlier */
     rep(&h, "a2", 1, PROB, TK_CELL, t0 - HOUR_MS, LAT0, LON0);
-    assert_int_equal(inc(&h, a)->signal_count, 2);
-    assert_int_equal(inc(&h, a)->last_signal_ms, INT64_C(1709218800000));
-    assert_int_equal(inc(&h, b)->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, a)->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, a)->last_signal_ms, INT64_C(1709218800000));
+    assert_int_equal(tk_must_incident(&h, b)->signal_count, 1);
     /* 10 m from a's first signal; b is at distance 0 and wins although a opened earlier */
     rep(&h, "s", 1, PROB, TK_CELL, t0 + MIN_MS, north(10), LON0);
-    assert_int_equal(inc(&h, a)->signal_count, 2);
-    assert_int_equal(inc(&h, b)->signal_count, 2);
-    assert_int_equal(inc(&h, b)->last_signal_ms, INT64_C(1709222460000));
+    assert_int_equal(tk_must_incident(&h, a)->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, b)->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, b)->last_signal_ms, INT64_C(1709222460000));
     tk_harness_fini(&h);
 }
 
@@ -411,8 +426,10 @@ static void test_tie_earliest_opened_not_arrival(void **state)
     rep(&h, "a", 1, PROB, TK_CELL, t0 - MIN_MS, LATS - DLAT, LON0); /* 54 m away: own incident */
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 2);
     rep(&h, "s", 1, PROB, TK_CELL, t0 + MIN_MS, LATS, LON0); /* 27.1 m from both */
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222340000-1-a")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-b")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222340000-1-a")->signal_count,
+                     2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-b")->signal_count,
+                     1);
     tk_harness_fini(&h);
 }
 
@@ -427,15 +444,19 @@ static void test_tie_smallest_id_bytes(void **state)
     rep(&h, "r10", 1, PROB, TK_CELL, t0, north(80), LON0);
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 2);
     rep(&h, "s", 1, PROB, TK_CELL, t0 + MIN_MS, 0, 0);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-r10")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002003-20102-1709222400000-1-r9")->signal_count, 1);
+    assert_int_equal(
+        tk_must_incident(&h, "440902001002003-20102-1709222400000-1-r10")->signal_count, 2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20102-1709222400000-1-r9")->signal_count,
+                     1);
 
     /* same with the channel digit deciding: "…-1-z" < "…-7-a" */
     rep(&h, "a", 7, 20103, TK_CELL, t0, LATS - DLAT, LON0);
     rep(&h, "z", 1, 20103, TK_CELL, t0, LATS + DLAT, LON0);
     rep(&h, "s2", 8, 20103, TK_CELL, t0 + MIN_MS, LATS, LON0); /* 27.1 m from both */
-    assert_int_equal(inc(&h, "440902001002003-20103-1709222400000-1-z")->signal_count, 2);
-    assert_int_equal(inc(&h, "440902001002003-20103-1709222400000-7-a")->signal_count, 1);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20103-1709222400000-1-z")->signal_count,
+                     2);
+    assert_int_equal(tk_must_incident(&h, "440902001002003-20103-1709222400000-7-a")->signal_count,
+                     1);
     tk_harness_fini(&h);
 }
 
@@ -462,7 +483,7 @@ static void test_incident_id_and_captured(void **state)
     };
     for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
         assert_int_equal(rep(&h, rows[k].rid, rows[k].ch, PROB, rows[k].cell, t0, 0, 0), GS_OK);
-        const Gridstream__V1__Incident *i = inc(&h, rows[k].id);
+        const Gridstream__V1__Incident *i = tk_must_incident(&h, rows[k].id);
         assert_int_equal(i->first_channel, rows[k].ch);
         assert_int_equal(i->captured, rows[k].captured);
         assert_int_equal(i->channel_mask, 1u << rows[k].ch);
@@ -472,7 +493,8 @@ static void test_incident_id_and_captured(void **state)
     /* sensor: MANHOLE_COVER alarm edge -> 10101, channel 3, signal id "sensor_id:seq" */
     tk_ev_t e;
     tk_apply(&h, tk_sensor(&e, "MH-7", 1, 2, 42, UINT64_C(440902001003003), t0 + 1));
-    const Gridstream__V1__Incident *i = inc(&h, "440902001003003-10101-1709222400001-3-MH-7:42");
+    const Gridstream__V1__Incident *i =
+        tk_must_incident(&h, "440902001003003-10101-1709222400001-3-MH-7:42");
     assert_int_equal(i->first_channel, 3);
     assert_true(i->captured);
     assert_int_equal(i->channel_mask, 8);
@@ -483,7 +505,7 @@ static void test_incident_id_and_captured(void **state)
     tk_apply(&h, tk_video(&e, "v1", "cam1", 890, 0.9f, vc, t0));
     tk_apply(&h, tk_video(&e, "v2", "cam1", 890, 0.9f, vc, t0 + 10000));
     tk_apply(&h, tk_video(&e, "v3", "cam1", 890, 0.9f, vc, t0 + 20000));
-    i = inc(&h, "440902001003002-20102-1709222420000-2-v3");
+    i = tk_must_incident(&h, "440902001003002-20102-1709222420000-2-v3");
     assert_int_equal(i->first_channel, 2);
     assert_true(i->captured);
     assert_int_equal(i->channel_mask, 4);
@@ -517,23 +539,25 @@ static void test_case_ref_to_merged_signal(void **state)
     rep(&h, "h2", 7, 10101, TK_CELL, t0 + MIN_MS, 0, 0);
     tk_ev_t e;
     tk_apply(&h, tk_sensor(&e, "MH-1", 1, 2, 5, TK_CELL, t0 + 2 * MIN_MS));
-    const Gridstream__V1__Incident *i = inc(&h, id);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, id);
     assert_int_equal(i->signal_count, 3);
     assert_int_equal(i->channel_mask, 2 + 8 + 128);
 
-    assert_int_equal(cas(&h, "c1", ST_FILED, 7, "h2", t0 + 3 * MIN_MS, t0 + DAY_MS, NULL), GS_OK);
-    i = inc(&h, id);
+    assert_int_equal(tk_apply_case(&h, "c1", ST_FILED, 7, "h2", t0 + 3 * MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
+    i = tk_must_incident(&h, id);
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->filed_ms, INT64_C(1709222580000));
     assert_int_equal(i->deadline_ms, INT64_C(1709308800000));
-    assert_int_equal(cas(&h, "c1", ST_DISPATCHED, 3, "MH-1:5", t0 + 4 * MIN_MS, 0, "市政"), GS_OK);
-    i = inc(&h, id);
+    assert_int_equal(
+        tk_apply_case(&h, "c1", ST_DISPATCHED, 3, "MH-1:5", t0 + 4 * MIN_MS, 0, "市政"), GS_OK);
+    i = tk_must_incident(&h, id);
     assert_int_equal(i->stage, ST_DISPATCHED);
     assert_string_equal(i->department, "市政");
     /* the merged signal's id with the wrong channel is not a reference */
-    assert_int_equal(cas(&h, "c1", ST_CLOSED, 1, "h2", t0 + 5 * MIN_MS, 0, NULL),
+    assert_int_equal(tk_apply_case(&h, "c1", ST_CLOSED, 1, "h2", t0 + 5 * MIN_MS, 0, NULL),
                      GS_ERR_UNKNOWN_REF);
-    assert_int_equal(inc(&h, id)->closed_ms, 0);
+    assert_int_equal(tk_must_incident(&h, id)->closed_ms, 0);
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 1);
     tk_harness_fini(&h);
 }
@@ -554,12 +578,13 @@ static void test_redelivered_opening_signal_keeps_one_incident(void **state)
     const int64_t t0 = TK_T0;
     const char *id = "440902001002003-20102-1709222400000-1-r1";
     rep(&h, "r1", 1, PROB, TK_CELL, t0, 0, 0);
-    assert_int_equal(cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL), GS_OK);
+    assert_int_equal(tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
     rep(&h, "far", 1, PROB, TK_CELL2, t0 + 15 * DAY_MS, 0, 0);
     assert_int_equal(gs_task_watermark(h.task), t0 + 15 * DAY_MS - 5 * MIN_MS);
     /* the same report again */
     rep(&h, "r1", 1, PROB, TK_CELL, t0, 0, 0);
-    const Gridstream__V1__Incident *i = inc(&h, id);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, id);
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->filed_ms, INT64_C(1709222460000));
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 2);

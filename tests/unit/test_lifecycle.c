@@ -36,27 +36,13 @@ enum {
 /* Incident of report "r1" (channel 1, problem 20102) in TK_CELL at TK_T0. */
 #define ID1 "440902001002003-20102-1709222400000-1-r1"
 
-static gs_err_t cas(tk_harness_t *h, const char *case_id, int stage, int ref_ch, const char *ref_id,
-                    int64_t t, int64_t deadline, const char *dept)
-{
-    tk_ev_t e;
-    return tk_apply(h, tk_case(&e, case_id, stage, ref_ch, ref_id, TK_CELL, t, deadline, dept));
-}
-
-static const Gridstream__V1__Incident *inc(tk_harness_t *h, const char *id)
-{
-    const Gridstream__V1__Incident *i = tk_incident(&h->cap, id);
-    if (!i) fail_msg("no incident %s", id);
-    return i;
-}
-
 /* A harness with incident ID1 opened. */
 static void open_r1(tk_harness_t *h)
 {
     tk_harness_init(h);
     tk_ev_t e;
     assert_int_equal(tk_apply(h, tk_report(&e, "r1", 1, 20102, TK_CELL, TK_T0)), GS_OK);
-    assert_int_equal(inc(h, ID1)->stage, 0); /* no case event yet: stage 0 */
+    assert_int_equal(tk_must_incident(h, ID1)->stage, 0); /* no case event yet: stage 0 */
 }
 
 /* The CELL HOUR KPI record of ID1's opening hour, after end of input. */
@@ -76,17 +62,19 @@ static void test_filed_first_applied_wins(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    assert_int_equal(cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL), GS_OK);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    assert_int_equal(tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->filed_ms, INT64_C(1709222460000));
     assert_int_equal(i->deadline_ms, INT64_C(1709308800000));
     /* a later FILED with another deadline */
-    assert_int_equal(cas(&h, "c2", ST_FILED, 1, "r1", t0 + 2 * MIN_MS, t0 + 2 * DAY_MS, NULL),
-                     GS_OK);
+    assert_int_equal(
+        tk_apply_case(&h, "c2", ST_FILED, 1, "r1", t0 + 2 * MIN_MS, t0 + 2 * DAY_MS, NULL), GS_OK);
     /* an earlier-timed FILED arriving last */
-    assert_int_equal(cas(&h, "c3", ST_FILED, 1, "r1", t0 + 30000, t0 + 3 * DAY_MS, NULL), GS_OK);
-    i = inc(&h, ID1);
+    assert_int_equal(tk_apply_case(&h, "c3", ST_FILED, 1, "r1", t0 + 30000, t0 + 3 * DAY_MS, NULL),
+                     GS_OK);
+    i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->filed_ms, INT64_C(1709222460000));
     assert_int_equal(i->deadline_ms, INT64_C(1709308800000));
@@ -104,29 +92,29 @@ static void test_stage_latest_event_time(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
-    cas(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "A");
-    assert_int_equal(inc(&h, ID1)->stage, ST_DISPATCHED);
+    tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
+    tk_apply_case(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "A");
+    assert_int_equal(tk_must_incident(&h, ID1)->stage, ST_DISPATCHED);
     /* RECTIFIED timed before the DISPATCHED: its fields apply, the stage does not move */
-    cas(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 5 * MIN_MS, 0, NULL);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 5 * MIN_MS, 0, NULL);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_DISPATCHED);
     assert_int_equal(i->rectified_ms, INT64_C(1709222700000));
     /* VERIFIED at the same time as the DISPATCHED, arriving later: VERIFIED */
-    cas(&h, "c1", ST_VERIFIED, 1, "r1", t0 + 10 * MIN_MS, 0, NULL);
-    assert_int_equal(inc(&h, ID1)->stage, ST_VERIFIED);
+    tk_apply_case(&h, "c1", ST_VERIFIED, 1, "r1", t0 + 10 * MIN_MS, 0, NULL);
+    assert_int_equal(tk_must_incident(&h, ID1)->stage, ST_VERIFIED);
     /* and another DISPATCHED at that same time after it: DISPATCHED again */
-    cas(&h, "c2", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "B");
-    i = inc(&h, ID1);
+    tk_apply_case(&h, "c2", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "B");
+    i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_DISPATCHED);
     assert_string_equal(i->department, "B");
     /* an exact duplicate of the VERIFIED (same case_id, stage, time) is dropped: no change */
-    cas(&h, "c1", ST_VERIFIED, 1, "r1", t0 + 10 * MIN_MS, 0, NULL);
-    assert_int_equal(inc(&h, ID1)->stage, ST_DISPATCHED);
+    tk_apply_case(&h, "c1", ST_VERIFIED, 1, "r1", t0 + 10 * MIN_MS, 0, NULL);
+    assert_int_equal(tk_must_incident(&h, ID1)->stage, ST_DISPATCHED);
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 1);
     /* an older event never moves the stage back */
-    cas(&h, "c3", ST_VERIFIED, 1, "r1", t0 + 9 * MIN_MS, 0, NULL);
-    assert_int_equal(inc(&h, ID1)->stage, ST_DISPATCHED);
+    tk_apply_case(&h, "c3", ST_VERIFIED, 1, "r1", t0 + 9 * MIN_MS, 0, NULL);
+    assert_int_equal(tk_must_incident(&h, ID1)->stage, ST_DISPATCHED);
     tk_harness_fini(&h);
 }
 
@@ -137,21 +125,21 @@ static void test_dispatched_last_applied_wins(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    cas(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 2 * HOUR_MS, 0, "城管执法局");
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 2 * HOUR_MS, 0, "城管执法局");
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_string_equal(i->department, "城管执法局");
     assert_int_equal(i->stage, ST_DISPATCHED);
-    cas(&h, "c2", ST_DISPATCHED, 1, "r1", t0 + HOUR_MS, 0, "环卫处");
-    i = inc(&h, ID1);
+    tk_apply_case(&h, "c2", ST_DISPATCHED, 1, "r1", t0 + HOUR_MS, 0, "环卫处");
+    i = tk_must_incident(&h, ID1);
     assert_string_equal(i->department, "环卫处");
     assert_int_equal(i->stage, ST_DISPATCHED);
     /* other stages leave the department alone */
-    cas(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
-    assert_string_equal(inc(&h, ID1)->department, "环卫处");
+    tk_apply_case(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
+    assert_string_equal(tk_must_incident(&h, ID1)->department, "环卫处");
     /* a DISPATCHED without department sets the event's (empty) value (READINGS: "to the event's
        value (last applied wins)") */
-    cas(&h, "c3", ST_DISPATCHED, 1, "r1", t0 + 4 * HOUR_MS, 0, NULL);
-    assert_string_equal(inc(&h, ID1)->department, "");
+    tk_apply_case(&h, "c3", ST_DISPATCHED, 1, "r1", t0 + 4 * HOUR_MS, 0, NULL);
+    assert_string_equal(tk_must_incident(&h, ID1)->department, "");
     tk_harness_fini(&h);
 }
 
@@ -171,8 +159,8 @@ static void test_long_department_kept_whole(void **state)
         memcpy(dept + 1 + 3 * k, "\xe5\xa4\x84", 3); /* 处 U+5904 */
     dept[sizeof(dept) - 1] = '\0';
     assert_int_equal(strlen(dept), 301);
-    cas(&h, "c1", ST_DISPATCHED, 1, "r1", TK_T0 + MIN_MS, 0, dept);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_DISPATCHED, 1, "r1", TK_T0 + MIN_MS, 0, dept);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(strlen(i->department), 301);
     assert_string_equal(i->department, dept);
     tk_harness_fini(&h);
@@ -185,15 +173,15 @@ static void test_rectified_closed_first_applied_wins(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + 4 * HOUR_MS, NULL);
-    cas(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 5 * HOUR_MS, 0, NULL);
-    cas(&h, "c2", ST_RECTIFIED, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + 4 * HOUR_MS, NULL);
+    tk_apply_case(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 5 * HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "c2", ST_RECTIFIED, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->rectified_ms, INT64_C(1709240400000)); /* t0 + 5 h */
     assert_int_equal(i->stage, ST_RECTIFIED);
-    cas(&h, "c1", ST_CLOSED, 1, "r1", t0 + 8 * HOUR_MS, 0, NULL);
-    cas(&h, "c2", ST_CLOSED, 1, "r1", t0 + 7 * HOUR_MS, 0, NULL);
-    i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_CLOSED, 1, "r1", t0 + 8 * HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "c2", ST_CLOSED, 1, "r1", t0 + 7 * HOUR_MS, 0, NULL);
+    i = tk_must_incident(&h, ID1);
     assert_int_equal(i->closed_ms, INT64_C(1709251200000)); /* t0 + 8 h */
     assert_int_equal(i->stage, ST_CLOSED);
     assert_int_equal(i->rectified_ms, INT64_C(1709240400000));
@@ -216,8 +204,8 @@ static void test_on_time_inclusive(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + 4 * HOUR_MS, NULL);
-    cas(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 4 * HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + 4 * HOUR_MS, NULL);
+    tk_apply_case(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 4 * HOUR_MS, 0, NULL);
     const Gridstream__V1__KpiRecord *k = final_kpi(&h);
     assert_int_equal(k->rectified, 1);
     assert_int_equal(k->rectified_on_time, 1);
@@ -232,12 +220,12 @@ static void test_rework_increments_clears_nothing(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
-    cas(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "X");
-    cas(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 2 * HOUR_MS, 0, NULL);
-    cas(&h, "c1", ST_CLOSED, 1, "r1", t0 + 150 * MIN_MS, 0, NULL);
-    cas(&h, "c1", ST_REWORK, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
+    tk_apply_case(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "X");
+    tk_apply_case(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 2 * HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "c1", ST_CLOSED, 1, "r1", t0 + 150 * MIN_MS, 0, NULL);
+    tk_apply_case(&h, "c1", ST_REWORK, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->rework_count, 1);
     assert_int_equal(i->stage, ST_REWORK);
     assert_int_equal(i->filed_ms, INT64_C(1709222460000));
@@ -246,13 +234,13 @@ static void test_rework_increments_clears_nothing(void **state)
     assert_int_equal(i->rectified_ms, INT64_C(1709229600000)); /* t0 + 2 h */
     assert_int_equal(i->closed_ms, INT64_C(1709231400000));    /* t0 + 150 min */
     /* a second RECTIFIED after the rework does not replace the first */
-    cas(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 4 * HOUR_MS, 0, NULL);
-    i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 4 * HOUR_MS, 0, NULL);
+    i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_RECTIFIED);
     assert_int_equal(i->rectified_ms, INT64_C(1709229600000));
-    cas(&h, "c1", ST_REWORK, 1, "r1", t0 + 5 * HOUR_MS, 0, NULL);
-    cas(&h, "c1", ST_REWORK, 1, "r1", t0 + 6 * HOUR_MS, 0, NULL);
-    i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_REWORK, 1, "r1", t0 + 5 * HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "c1", ST_REWORK, 1, "r1", t0 + 6 * HOUR_MS, 0, NULL);
+    i = tk_must_incident(&h, ID1);
     assert_int_equal(i->rework_count, 3);
     assert_int_equal(i->stage, ST_REWORK);
     const Gridstream__V1__KpiRecord *k = final_kpi(&h);
@@ -269,13 +257,13 @@ static void test_verified_only_stage(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
-    cas(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "X");
-    cas(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 2 * HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
+    tk_apply_case(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 10 * MIN_MS, 0, "X");
+    tk_apply_case(&h, "c1", ST_RECTIFIED, 1, "r1", t0 + 2 * HOUR_MS, 0, NULL);
     size_t before = tk_count(&h.cap, GS_OUT_INCIDENTS);
-    cas(&h, "c1", ST_VERIFIED, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
+    tk_apply_case(&h, "c1", ST_VERIFIED, 1, "r1", t0 + 3 * HOUR_MS, 0, NULL);
     assert_int_equal(tk_count(&h.cap, GS_OUT_INCIDENTS), before + 1);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_VERIFIED);
     assert_int_equal(i->filed_ms, INT64_C(1709222460000));
     assert_int_equal(i->deadline_ms, INT64_C(1709308800000));
@@ -295,9 +283,9 @@ static void test_rejected(void **state)
     tk_harness_t h;
     open_r1(&h);
     const int64_t t0 = TK_T0;
-    cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
-    cas(&h, "c1", ST_REJECTED, 1, "r1", t0 + 10 * MIN_MS, 0, NULL);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL);
+    tk_apply_case(&h, "c1", ST_REJECTED, 1, "r1", t0 + 10 * MIN_MS, 0, NULL);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_REJECTED);
     assert_int_equal(i->filed_ms, INT64_C(1709222460000));
     assert_int_equal(i->closed_ms, 0);
@@ -318,36 +306,40 @@ static void test_unknown_ref_changes_nothing(void **state)
     gs_task_set_idle(h.task, GS_SRC_VIDEO, true);
     const int64_t t0 = TK_T0;
     tk_ev_t e;
-    assert_int_equal(cas(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL), GS_OK);
+    assert_int_equal(tk_apply_case(&h, "c1", ST_FILED, 1, "r1", t0 + MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
     tk_apply(&h, tk_report(&e, "r2", 1, 20102, TK_CELL2, t0 + 3 * HOUR_MS));
     /* min(reports t0+3h, cases t0+1min) − 5 min */
     assert_int_equal(gs_task_watermark(h.task), INT64_C(1709222160000));
     size_t n_inc = tk_count(&h.cap, GS_OUT_INCIDENTS);
 
-    assert_int_equal(cas(&h, "c2", ST_CLOSED, 1, "nope", t0 + 2 * HOUR_MS, 0, NULL),
+    assert_int_equal(tk_apply_case(&h, "c2", ST_CLOSED, 1, "nope", t0 + 2 * HOUR_MS, 0, NULL),
                      GS_ERR_UNKNOWN_REF);
     /* right id, wrong channel */
-    assert_int_equal(cas(&h, "c3", ST_CLOSED, 7, "r1", t0 + 2 * HOUR_MS, 0, NULL),
+    assert_int_equal(tk_apply_case(&h, "c3", ST_CLOSED, 7, "r1", t0 + 2 * HOUR_MS, 0, NULL),
                      GS_ERR_UNKNOWN_REF);
     assert_int_equal(tk_count(&h.cap, GS_OUT_INCIDENTS), n_inc); /* nothing changed */
     assert_int_equal(gs_task_watermark(h.task), INT64_C(1709222160000));
     const gs_task_metrics_t *m = tk_metrics(&h);
     assert_int_equal(m->dlq[gs_reason_index(GS_ERR_UNKNOWN_REF)], 2);
     assert_int_equal(m->case_events, 1);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->closed_ms, 0);
 
     /* a valid case event advances the watermark: t0 + 2 h − 5 min */
-    assert_int_equal(cas(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 2 * HOUR_MS, 0, "X"), GS_OK);
+    assert_int_equal(tk_apply_case(&h, "c1", ST_DISPATCHED, 1, "r1", t0 + 2 * HOUR_MS, 0, "X"),
+                     GS_OK);
     assert_int_equal(gs_task_watermark(h.task), INT64_C(1709229300000));
 
     /* a case event rejected before its signal exists is not remembered as an identity */
-    assert_int_equal(cas(&h, "c9", ST_FILED, 1, "r5", t0 + 150 * MIN_MS, t0 + DAY_MS, NULL),
-                     GS_ERR_UNKNOWN_REF);
+    assert_int_equal(
+        tk_apply_case(&h, "c9", ST_FILED, 1, "r5", t0 + 150 * MIN_MS, t0 + DAY_MS, NULL),
+        GS_ERR_UNKNOWN_REF);
     tk_apply(&h, tk_report(&e, "r5", 1, 20103, TK_CELL2, t0 + 160 * MIN_MS));
-    assert_int_equal(cas(&h, "c9", ST_FILED, 1, "r5", t0 + 150 * MIN_MS, t0 + DAY_MS, NULL), GS_OK);
-    i = inc(&h, "440902001002004-20103-1709232000000-1-r5");
+    assert_int_equal(
+        tk_apply_case(&h, "c9", ST_FILED, 1, "r5", t0 + 150 * MIN_MS, t0 + DAY_MS, NULL), GS_OK);
+    i = tk_must_incident(&h, "440902001002004-20103-1709232000000-1-r5");
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->filed_ms, INT64_C(1709231400000));
     assert_int_equal(m->duplicates_exact, 0);
@@ -367,29 +359,33 @@ static void test_sensor_and_video_refs(void **state)
     tk_apply(&h, tk_sensor(&e, "S1", 2, 2, 42, TK_CELL, t0));
     const char *id = "440902001002003-20401-1709222400000-3-S1:42";
     assert_non_null(tk_incident(&h.cap, id));
-    assert_int_equal(cas(&h, "c1", ST_FILED, 3, "S1:42", t0 + MIN_MS, t0 + DAY_MS, NULL), GS_OK);
-    assert_int_equal(inc(&h, id)->filed_ms, INT64_C(1709222460000));
-    assert_int_equal(cas(&h, "c2", ST_FILED, 3, "S1", t0 + MIN_MS, t0 + DAY_MS, NULL),
+    assert_int_equal(tk_apply_case(&h, "c1", ST_FILED, 3, "S1:42", t0 + MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
+    assert_int_equal(tk_must_incident(&h, id)->filed_ms, INT64_C(1709222460000));
+    assert_int_equal(tk_apply_case(&h, "c2", ST_FILED, 3, "S1", t0 + MIN_MS, t0 + DAY_MS, NULL),
                      GS_ERR_UNKNOWN_REF);
-    assert_int_equal(cas(&h, "c2", ST_FILED, 1, "S1:42", t0 + MIN_MS, t0 + DAY_MS, NULL),
+    assert_int_equal(tk_apply_case(&h, "c2", ST_FILED, 1, "S1:42", t0 + MIN_MS, t0 + DAY_MS, NULL),
                      GS_ERR_UNKNOWN_REF);
-    assert_int_equal(cas(&h, "c2", ST_FILED, 3, "S1:042", t0 + MIN_MS, t0 + DAY_MS, NULL),
+    assert_int_equal(tk_apply_case(&h, "c2", ST_FILED, 3, "S1:042", t0 + MIN_MS, t0 + DAY_MS, NULL),
                      GS_ERR_UNKNOWN_REF);
     /* a new edge (NORMAL, then ALARM seq 44) joins the incident and is a reference too */
     tk_apply(&h, tk_sensor(&e, "S1", 2, 1, 43, TK_CELL, t0 + 5 * MIN_MS));
     tk_apply(&h, tk_sensor(&e, "S1", 2, 2, 44, TK_CELL, t0 + 10 * MIN_MS));
-    assert_int_equal(inc(&h, id)->signal_count, 2);
-    assert_int_equal(cas(&h, "c1", ST_DISPATCHED, 3, "S1:44", t0 + 11 * MIN_MS, 0, "排水"), GS_OK);
-    assert_string_equal(inc(&h, id)->department, "排水");
+    assert_int_equal(tk_must_incident(&h, id)->signal_count, 2);
+    assert_int_equal(
+        tk_apply_case(&h, "c1", ST_DISPATCHED, 3, "S1:44", t0 + 11 * MIN_MS, 0, "排水"), GS_OK);
+    assert_string_equal(tk_must_incident(&h, id)->department, "排水");
     /* ALARM after ALARM is no edge, hence no signal and no reference */
     tk_apply(&h, tk_sensor(&e, "S1", 2, 2, 45, TK_CELL, t0 + 12 * MIN_MS));
-    assert_int_equal(inc(&h, id)->signal_count, 2);
-    assert_int_equal(cas(&h, "c1", ST_RECTIFIED, 3, "S1:45", t0 + 13 * MIN_MS, 0, NULL),
+    assert_int_equal(tk_must_incident(&h, id)->signal_count, 2);
+    assert_int_equal(tk_apply_case(&h, "c1", ST_RECTIFIED, 3, "S1:45", t0 + 13 * MIN_MS, 0, NULL),
                      GS_ERR_UNKNOWN_REF);
     /* seq 0 prints as "0" */
     tk_apply(&h, tk_sensor(&e, "S2", 1, 2, 0, TK_CELL2, t0));
-    assert_int_equal(cas(&h, "c5", ST_FILED, 3, "S2:0", t0 + MIN_MS, t0 + DAY_MS, NULL), GS_OK);
-    assert_int_equal(inc(&h, "440902001002004-10101-1709222400000-3-S2:0")->stage, ST_FILED);
+    assert_int_equal(tk_apply_case(&h, "c5", ST_FILED, 3, "S2:0", t0 + MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
+    assert_int_equal(tk_must_incident(&h, "440902001002004-10101-1709222400000-3-S2:0")->stage,
+                     ST_FILED);
 
     /* video: only the firing (third) detection is a signal id */
     tk_apply(&h, tk_video(&e, "v1", "cam1", 882, 0.75f, TK_CELL, t0));
@@ -397,10 +393,11 @@ static void test_sensor_and_video_refs(void **state)
     tk_apply(&h, tk_video(&e, "v3", "cam1", 882, 0.75f, TK_CELL, t0 + 60000));
     const char *vid = "440902001002003-20506-1709222460000-2-v3";
     assert_non_null(tk_incident(&h.cap, vid));
-    assert_int_equal(cas(&h, "c7", ST_FILED, 2, "v1", t0 + 2 * MIN_MS, t0 + DAY_MS, NULL),
+    assert_int_equal(tk_apply_case(&h, "c7", ST_FILED, 2, "v1", t0 + 2 * MIN_MS, t0 + DAY_MS, NULL),
                      GS_ERR_UNKNOWN_REF);
-    assert_int_equal(cas(&h, "c7", ST_FILED, 2, "v3", t0 + 2 * MIN_MS, t0 + DAY_MS, NULL), GS_OK);
-    assert_int_equal(inc(&h, vid)->filed_ms, INT64_C(1709222520000));
+    assert_int_equal(tk_apply_case(&h, "c7", ST_FILED, 2, "v3", t0 + 2 * MIN_MS, t0 + DAY_MS, NULL),
+                     GS_OK);
+    assert_int_equal(tk_must_incident(&h, vid)->filed_ms, INT64_C(1709222520000));
     tk_harness_fini(&h);
 }
 
@@ -414,7 +411,7 @@ static void test_case_cell_need_not_match(void **state)
     assert_int_equal(tk_apply(&h, tk_case(&e, "c1", ST_FILED, 1, "r1", TK_CELL2, TK_T0 + MIN_MS,
                                           TK_T0 + DAY_MS, NULL)),
                      GS_OK);
-    const Gridstream__V1__Incident *i = inc(&h, ID1);
+    const Gridstream__V1__Incident *i = tk_must_incident(&h, ID1);
     assert_int_equal(i->stage, ST_FILED);
     assert_int_equal(i->cell, TK_CELL);
     tk_harness_fini(&h);

@@ -37,14 +37,6 @@ static const char *iid(char *buf, uint64_t cell, uint32_t problem, int64_t t, in
     return buf;
 }
 
-/* The incident `id` as last emitted; fails the test if it was never emitted. */
-static const Gridstream__V1__Incident *must_incident(tk_harness_t *h, const char *id)
-{
-    const Gridstream__V1__Incident *inc = tk_incident(&h->cap, id);
-    if (!inc) fail_msg("incident %s not emitted", id);
-    return inc;
-}
-
 static gs_err_t rep(tk_harness_t *h, const char *id, int ch, uint64_t cell, int64_t t)
 {
     tk_ev_t e;
@@ -92,7 +84,7 @@ static void test_dedup_ttl_edges(void **state)
     assert_int_equal(tk_metrics(&h)->signals, 2);
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 2);
     assert_int_equal(tk_metrics(&h)->incidents_opened, 2);
-    must_incident(&h, iid(b, TK_CELL, 20101, t0 + TTL + 1, CH_INSPECTOR, "r1"));
+    tk_must_incident(&h, iid(b, TK_CELL, 20101, t0 + TTL + 1, CH_INSPECTOR, "r1"));
 
     /* measured from the new first sighting now: t0 + TTL + 2 and t0 + 2 TTL + 1 are duplicates */
     rep(&h, "r1", CH_INSPECTOR, TK_CELL, t0 + TTL + 2);
@@ -107,10 +99,10 @@ static void test_dedup_ttl_edges(void **state)
     assert_int_equal(tk_metrics(&h)->signals, 3);
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 5);
     const Gridstream__V1__Incident *inc =
-        must_incident(&h, iid(b, TK_CELL, 20101, t0 + 2 * TTL + 2, CH_INSPECTOR, "r1"));
+        tk_must_incident(&h, iid(b, TK_CELL, 20101, t0 + 2 * TTL + 2, CH_INSPECTOR, "r1"));
     assert_int_equal(inc->signal_count, 1);
     /* duplicates changed nothing on the first incident */
-    inc = must_incident(&h, iid(b, TK_CELL, 20101, t0, CH_INSPECTOR, "r1"));
+    inc = tk_must_incident(&h, iid(b, TK_CELL, 20101, t0, CH_INSPECTOR, "r1"));
     assert_int_equal(inc->signal_count, 1);
     assert_int_equal(inc->last_signal_ms, t0);
     assert_int_equal(tk_count_distinct(&h.cap, GS_OUT_INCIDENTS), 3);
@@ -153,7 +145,7 @@ static void test_dedup_identity_reports(void **state)
     assert_int_equal(tk_metrics(&h)->signals, 5);
     assert_int_equal(tk_metrics(&h)->signals_merged, 4);
     const Gridstream__V1__Incident *inc =
-        must_incident(&h, iid(b, TK_CELL, 20101, TK_T0, CH_INSPECTOR, "r1"));
+        tk_must_incident(&h, iid(b, TK_CELL, 20101, TK_T0, CH_INSPECTOR, "r1"));
     assert_int_equal(inc->signal_count, 5);
     assert_int_equal(inc->channel_mask, (1u << 1) | (1u << 4) | (1u << 7));
     assert_int_equal(inc->last_signal_ms, TK_T0 + 5 * SEC);
@@ -181,8 +173,8 @@ static void test_dedup_identity_sensors(void **state)
     sen(&h, "s1", MANHOLE, ALARM, 5, TK_CELL, TK_T0 + 4 * SEC);  /* dup again */
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 2);
     assert_int_equal(tk_metrics(&h)->signals, 2);
-    must_incident(&h, iid(b, TK_CELL, 10101, TK_T0, CH_SENSOR, "s1:5"));
-    must_incident(&h, iid(b, TK_CELL2, 10101, TK_T0 + 2 * SEC, CH_SENSOR, "s2:5"));
+    tk_must_incident(&h, iid(b, TK_CELL, 10101, TK_T0, CH_SENSOR, "s1:5"));
+    tk_must_incident(&h, iid(b, TK_CELL2, 10101, TK_T0 + 2 * SEC, CH_SENSOR, "s2:5"));
     /* s1's state is NORMAL (seq 6), the duplicate ALARM of seq 5 did not count: seq 7 is an edge */
     sen(&h, "s1", MANHOLE, ALARM, 7, TK_CELL, TK_T0 + 5 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 3);
@@ -205,7 +197,7 @@ static void test_dedup_identity_video(void **state)
     assert_int_equal(tk_count(&h.cap, GS_OUT_INCIDENTS), 0);
     vid(&h, "d3", "camA", 882, 0.9f, TK_CELL, TK_T0 + 4 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 1);
-    must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 4 * SEC, CH_VIDEO, "d3"));
+    tk_must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 4 * SEC, CH_VIDEO, "d3"));
     tk_harness_fini(&h);
 }
 
@@ -235,13 +227,13 @@ static void test_dedup_identity_cases(void **state)
     tk_apply(&h, tk_case(&e, "c1", 6, CH_INSPECTOR, "r1", TK_CELL, t2, 0, NULL)); /* REWORK */
     tk_apply(&h, tk_case(&e, "c1", 6, CH_INSPECTOR, "r1", TK_CELL, t2, 0, NULL)); /* dup */
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 2);
-    assert_int_equal(must_incident(&h, id)->rework_count, 1);
+    assert_int_equal(tk_must_incident(&h, id)->rework_count, 1);
     assert_int_equal(tk_count_alerts(&h.cap, GRIDSTREAM__V1__ALERT_KIND__REPEATED_REWORK), 0);
 
     /* same stage and time, another case id: new */
     tk_apply(&h, tk_case(&e, "c2", 6, CH_INSPECTOR, "r1", TK_CELL, t2, 0, NULL));
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 2);
-    assert_int_equal(must_incident(&h, id)->rework_count, 2);
+    assert_int_equal(tk_must_incident(&h, id)->rework_count, 2);
     assert_int_equal(tk_count_alerts(&h.cap, GRIDSTREAM__V1__ALERT_KIND__REPEATED_REWORK), 1);
     /* same case and time, another stage: new */
     tk_apply(&h, tk_case(&e, "c1", 5, CH_INSPECTOR, "r1", TK_CELL, t2 + 1, 0, NULL)); /* VERIFIED */
@@ -250,7 +242,7 @@ static void test_dedup_identity_cases(void **state)
     assert_int_equal(tk_metrics(&h)->case_events, 6);
     assert_int_equal(tk_count_alerts(&h.cap, GRIDSTREAM__V1__ALERT_KIND__REPEATED_REWORK), 1);
 
-    const Gridstream__V1__Incident *inc = must_incident(&h, id);
+    const Gridstream__V1__Incident *inc = tk_must_incident(&h, id);
     assert_int_equal(inc->rework_count, 3);
     assert_int_equal(inc->filed_ms, t1);
     assert_int_equal(inc->deadline_ms, d1);
@@ -269,7 +261,7 @@ static void test_sensor_edges(void **state)
     /* no previous reading: ALARM is an edge */
     sen(&h, "a", NOISE, ALARM, 1, TK_CELL, TK_T0);
     assert_int_equal(tk_metrics(&h)->signals, 1);
-    must_incident(&h, iid(b, TK_CELL, 20302, TK_T0, CH_SENSOR, "a:1"));
+    tk_must_incident(&h, iid(b, TK_CELL, 20302, TK_T0, CH_SENSOR, "a:1"));
     /* after ALARM: no edge */
     sen(&h, "a", NOISE, ALARM, 2, TK_CELL, TK_T0 + SEC);
     assert_int_equal(tk_metrics(&h)->signals, 1);
@@ -278,7 +270,7 @@ static void test_sensor_edges(void **state)
     assert_int_equal(tk_metrics(&h)->signals, 1);
     sen(&h, "b", NOISE, ALARM, 2, TK_CELL2, TK_T0 + SEC);
     assert_int_equal(tk_metrics(&h)->signals, 2);
-    must_incident(&h, iid(b, TK_CELL2, 20302, TK_T0 + SEC, CH_SENSOR, "b:2"));
+    tk_must_incident(&h, iid(b, TK_CELL2, 20302, TK_T0 + SEC, CH_SENSOR, "b:2"));
 
     /* a longer run: N N A A A N A N N A -> edges at the 3rd, 7th and 10th */
     static const int run[10] = {NORMAL, NORMAL, ALARM,  ALARM,  ALARM,
@@ -291,11 +283,11 @@ static void test_sensor_edges(void **state)
         assert_int_equal(tk_metrics(&h)->signals, expect);
     }
     /* two days apart: each edge opened its own incident */
-    must_incident(
+    tk_must_incident(
         &h, iid(b, TK_CELL, 20301, TK_T0 + 2 * GS_DAY_MS + 2 * 2 * GS_DAY_MS, CH_SENSOR, "c:102"));
-    must_incident(
+    tk_must_incident(
         &h, iid(b, TK_CELL, 20301, TK_T0 + 2 * GS_DAY_MS + 6 * 2 * GS_DAY_MS, CH_SENSOR, "c:106"));
-    must_incident(
+    tk_must_incident(
         &h, iid(b, TK_CELL, 20301, TK_T0 + 2 * GS_DAY_MS + 9 * 2 * GS_DAY_MS, CH_SENSOR, "c:109"));
     tk_harness_fini(&h);
 }
@@ -357,7 +349,7 @@ static void test_sensor_problem_codes(void **state)
     for (int k = 1; k <= 7; k++) {
         snprintf(sid, sizeof(sid), "k%d:%d", k, k);
         const Gridstream__V1__Incident *inc =
-            must_incident(&h, iid(b, TK_CELL, code[k], TK_T0 + k * SEC, CH_SENSOR, sid));
+            tk_must_incident(&h, iid(b, TK_CELL, code[k], TK_T0 + k * SEC, CH_SENSOR, sid));
         assert_int_equal(inc->problem_code, code[k]);
         assert_int_equal(inc->cell, TK_CELL);
         assert_int_equal(inc->first_channel, CH_SENSOR);
@@ -388,8 +380,8 @@ static void test_sensor_signal_id(void **state)
     tk_ev_t e;
     sen(&h, "zero", LIGHT, ALARM, 0, TK_CELL, TK_T0);
     sen(&h, "max", LIGHT, ALARM, UINT64_MAX, TK_CELL2, TK_T0);
-    must_incident(&h, iid(b, TK_CELL, 10201, TK_T0, CH_SENSOR, "zero:0"));
-    must_incident(&h, iid(b, TK_CELL2, 10201, TK_T0, CH_SENSOR, "max:18446744073709551615"));
+    tk_must_incident(&h, iid(b, TK_CELL, 10201, TK_T0, CH_SENSOR, "zero:0"));
+    tk_must_incident(&h, iid(b, TK_CELL2, 10201, TK_T0, CH_SENSOR, "max:18446744073709551615"));
 
     /* case events find it by (SENSOR, "zero:0") only */
     assert_int_equal(
@@ -402,7 +394,7 @@ static void test_sensor_signal_id(void **state)
         tk_apply(&h, tk_case(&e, "c1", 3, CH_SENSOR, "zero:0", TK_CELL, TK_T0 + MIN, 0, "works")),
         GS_OK);
     const Gridstream__V1__Incident *inc =
-        must_incident(&h, iid(b, TK_CELL, 10201, TK_T0, CH_SENSOR, "zero:0"));
+        tk_must_incident(&h, iid(b, TK_CELL, 10201, TK_T0, CH_SENSOR, "zero:0"));
     assert_string_equal(inc->department, "works");
     assert_int_equal(inc->stage, 3);
     tk_harness_fini(&h);
@@ -434,7 +426,7 @@ static void test_video_three_within_60s(void **state)
     tk_apply(&h, ev);
     assert_int_equal(tk_metrics(&h)->signals, 1);
     const Gridstream__V1__Incident *inc =
-        must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 40 * SEC, CH_VIDEO, "d3"));
+        tk_must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 40 * SEC, CH_VIDEO, "d3"));
     assert_int_equal(inc->opened_ms, TK_T0 + 40 * SEC);
     assert_int_equal(inc->problem_code, 20506);
     assert_int_equal(inc->first_channel, CH_VIDEO);
@@ -447,7 +439,7 @@ static void test_video_three_within_60s(void **state)
     e.u.report.lat = latB;
     e.u.report.lon = lonA;
     tk_apply(&h, ev);
-    inc = must_incident(&h, b);
+    inc = tk_must_incident(&h, b);
     assert_int_equal(inc->signal_count, 2);
     assert_int_equal(inc->channel_mask, (1u << 2) | (1u << 1));
     assert_int_equal(tk_metrics(&h)->incidents_opened, 1);
@@ -465,7 +457,7 @@ static void test_video_window_boundary(void **state)
     vid(&h, "x2", "X", 890, 0.9f, TK_CELL, TK_T0 + 30000);
     vid(&h, "x3", "X", 890, 0.9f, TK_CELL, TK_T0 + 60000);
     assert_int_equal(tk_metrics(&h)->signals, 1);
-    must_incident(&h, iid(b, TK_CELL, 20102, TK_T0 + 60000, CH_VIDEO, "x3"));
+    tk_must_incident(&h, iid(b, TK_CELL, 20102, TK_T0 + 60000, CH_VIDEO, "x3"));
 
     vid(&h, "y1", "Y", 890, 0.9f, TK_CELL2, TK_T0);
     vid(&h, "y2", "Y", 890, 0.9f, TK_CELL2, TK_T0 + 30000);
@@ -474,7 +466,7 @@ static void test_video_window_boundary(void **state)
     /* y2, y3 and y4 lie within 30 002 ms: y4 fires */
     vid(&h, "y4", "Y", 890, 0.9f, TK_CELL2, TK_T0 + 60002);
     assert_int_equal(tk_metrics(&h)->signals, 2);
-    must_incident(&h, iid(b, TK_CELL2, 20102, TK_T0 + 60002, CH_VIDEO, "y4"));
+    tk_must_incident(&h, iid(b, TK_CELL2, 20102, TK_T0 + 60002, CH_VIDEO, "y4"));
     tk_harness_fini(&h);
 }
 
@@ -491,7 +483,7 @@ static void test_video_out_of_order(void **state)
     vid(&h, "o3", "O", 883, 0.9f, TK_CELL, TK_T0 + 20 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 1);
     const Gridstream__V1__Incident *inc =
-        must_incident(&h, iid(b, TK_CELL, 20103, TK_T0 + 20 * SEC, CH_VIDEO, "o3"));
+        tk_must_incident(&h, iid(b, TK_CELL, 20103, TK_T0 + 20 * SEC, CH_VIDEO, "o3"));
     assert_int_equal(inc->opened_ms, TK_T0 + 20 * SEC);
     tk_harness_fini(&h);
 }
@@ -507,7 +499,7 @@ static void test_video_confidence(void **state)
     vid(&h, "a2", "A", 887, 0.6f, TK_CELL, TK_T0 + SEC);
     vid(&h, "a3", "A", 887, 0.6f, TK_CELL, TK_T0 + 2 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 1);
-    must_incident(&h, iid(b, TK_CELL, 20501, TK_T0 + 2 * SEC, CH_VIDEO, "a3"));
+    tk_must_incident(&h, iid(b, TK_CELL, 20501, TK_T0 + 2 * SEC, CH_VIDEO, "a3"));
     assert_int_equal(tk_metrics(&h)->video_ignored, 0);
 
     vid(&h, "b1", "B", 887, 0.59f, TK_CELL2, TK_T0);
@@ -523,7 +515,7 @@ static void test_video_confidence(void **state)
     assert_int_equal(tk_metrics(&h)->signals, 1);
     vid(&h, "c4", "C", 887, 1.0f, TK_CELL2, TK_T0 + 3 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 2);
-    must_incident(&h, iid(b, TK_CELL2, 20501, TK_T0 + 3 * SEC, CH_VIDEO, "c4"));
+    tk_must_incident(&h, iid(b, TK_CELL2, 20501, TK_T0 + 3 * SEC, CH_VIDEO, "c4"));
     assert_int_equal(tk_metrics(&h)->video_ignored, 4);
 
     /* the threshold is configuration */
@@ -555,7 +547,7 @@ static void test_video_alarm_map(void **state)
             snprintf(det, sizeof(det), "%u-%d", type[i], j);
             vid(&h, det, cam, type[i], 0.8f, TK_CELL + (uint64_t)i, TK_T0 + j * SEC);
         }
-        const Gridstream__V1__Incident *inc = must_incident(
+        const Gridstream__V1__Incident *inc = tk_must_incident(
             &h, iid(b, TK_CELL + (uint64_t)i, code[i], TK_T0 + 2 * SEC, CH_VIDEO, det));
         assert_int_equal(inc->problem_code, code[i]);
     }
@@ -620,7 +612,7 @@ static void test_video_latch(void **state)
     vid(&h, "d10", "L", 882, 0.9f, TK_CELL, last + 10 * MIN + 2 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 2);
     /* the second burst's signal joins the first incident (same cell and problem, < 24 h) */
-    const Gridstream__V1__Incident *inc = must_incident(&h, b);
+    const Gridstream__V1__Incident *inc = tk_must_incident(&h, b);
     assert_int_equal(inc->signal_count, 2);
     assert_int_equal(inc->opened_ms, T + 20 * SEC);
     assert_int_equal(inc->last_signal_ms, last + 10 * MIN + 2 * SEC);
@@ -667,16 +659,16 @@ static void test_video_state_per_camera_and_type(void **state)
     /* A/882 fires and is latched */
     vid(&h, "q1", "A", 882, 0.9f, TK_CELL, TK_T0 + 6 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 1);
-    must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 6 * SEC, CH_VIDEO, "q1"));
+    tk_must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 6 * SEC, CH_VIDEO, "q1"));
     /* A/890 and B/882 are not latched by it */
     vid(&h, "q2", "A", 890, 0.9f, TK_CELL, TK_T0 + 7 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 2);
-    must_incident(&h, iid(b, TK_CELL, 20102, TK_T0 + 7 * SEC, CH_VIDEO, "q2"));
+    tk_must_incident(&h, iid(b, TK_CELL, 20102, TK_T0 + 7 * SEC, CH_VIDEO, "q2"));
     vid(&h, "q3", "B", 882, 0.9f, TK_CELL, TK_T0 + 8 * SEC);
     assert_int_equal(tk_metrics(&h)->signals, 3);
     /* B/882's signal is the same cell and problem as A/882's: it joins that incident */
     const Gridstream__V1__Incident *inc =
-        must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 6 * SEC, CH_VIDEO, "q1"));
+        tk_must_incident(&h, iid(b, TK_CELL, 20506, TK_T0 + 6 * SEC, CH_VIDEO, "q1"));
     assert_int_equal(inc->signal_count, 2);
     /* now all three are latched */
     vid(&h, "r1", "A", 882, 0.9f, TK_CELL, TK_T0 + 9 * SEC);
@@ -719,7 +711,7 @@ static void test_dedup_forgotten_after_two_ttl(void **state)
     rep(&h, "old", CH_INSPECTOR, TK_CELL2, TK_T0 + 1);
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 1);
     assert_int_equal(tk_metrics(&h)->incidents_opened, 3);
-    must_incident(&h, iid(b, TK_CELL2, 20101, TK_T0 + 1, CH_INSPECTOR, "old"));
+    tk_must_incident(&h, iid(b, TK_CELL2, 20101, TK_T0 + 1, CH_INSPECTOR, "old"));
     /* "new" is remembered */
     rep(&h, "new", CH_INSPECTOR, TK_CELL2, TK_T0 + 2 * TTL + 5 * MIN + 1);
     assert_int_equal(tk_metrics(&h)->duplicates_exact, 2);

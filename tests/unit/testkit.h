@@ -23,6 +23,8 @@
  *                 must not move after init (the sinks point into it).
  *   tk_apply()    gs_task_apply() of one event, then gs_task_flush() (flush result asserted
  *                 GS_OK); returns the apply result. tk_apply_noflush() skips the flush.
+ *                 tk_apply_case() builds and applies a CaseEvent in TK_CELL.
+ *   tk_must_incident()  the latest emitted state of an incident, failing the test if absent.
  *
  * Typical use:
  *
@@ -441,6 +443,23 @@ static inline void tk_flush(tk_harness_t *h)
 static inline const gs_task_metrics_t *tk_metrics(const tk_harness_t *h)
 {
     return gs_task_metrics(h->task);
+}
+
+/* The incident `id` as last emitted; fails the test if it was never emitted. */
+static inline const Gridstream__V1__Incident *tk_must_incident(tk_harness_t *h, const char *id)
+{
+    const Gridstream__V1__Incident *inc = tk_incident(&h->cap, id);
+    if (!inc) fail_msg("incident %s not emitted", id);
+    return inc;
+}
+
+/* Applies (and flushes) a CaseEvent in TK_CELL; returns gs_task_apply's result. */
+static inline gs_err_t tk_apply_case(tk_harness_t *h, const char *case_id, int stage, int ref_ch,
+                                     const char *ref_id, int64_t t, int64_t deadline,
+                                     const char *dept)
+{
+    tk_ev_t e;
+    return tk_apply(h, tk_case(&e, case_id, stage, ref_ch, ref_id, TK_CELL, t, deadline, dept));
 }
 
 /* Marks the three partitions other than `keep` idle, so one source alone drives the watermark. */
