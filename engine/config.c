@@ -13,21 +13,191 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Kafka topic names allow [A-Za-z0-9._-]; application.id prefixes internal topic names. */
+static bool topic_safe_chars(const char *s)
+{
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') return false;
+    return true;
+}
+
+static bool topic_safe(const char *s)
+{
+    return *s && topic_safe_chars(s);
+}
 
 void gs_config_defaults(gs_config_t *c)
 {
     memset(c, 0, sizeof(*c));
     gs_params_defaults(&c->params);
     snprintf(c->application_id, sizeof(c->application_id), "gridstream");
+    c->exactly_once = true;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->num_stream_threads = cores < 1                       ? 1
+                            : cores > GS_CONFIG_MAX_THREADS ? GS_CONFIG_MAX_THREADS
+                                                            : (int)cores;
+    c->commit_interval_ms = 100;
+    snprintf(c->state_dir, sizeof(c->state_dir), "/tmp/gridstream");
+    c->state_memory_bytes = INT64_C(256) << 20;
+    c->idle_timeout_ms = 30000;
+    c->buffered_records = 1000;
+    c->metrics_port = 9464;
+    snprintf(c->metrics_host, sizeof(c->metrics_host), "0.0.0.0");
+    c->log_level = 1;
 }
 
-/* Kafka topic names allow [A-Za-z0-9._-]; application.id prefixes internal topic names. */
-static bool topic_safe(const char *s)
+/* A whole decimal integer in [lo, hi]; false otherwise. */
+static bool parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out)
 {
-    if (!*s) return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') return false;
+    if (!*v || isspace((unsigned char)*v)) return false;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end || x < lo || x > hi) return false;
+    *out = x;
     return true;
+}
+
+typedef enum { EK_INT, EK_STR, EK_ENUM } ekind_t;
+
+/* The engine's own keys: one table for set, print and the reference (`config keys`). */
+typedef struct ekey {
+    const char *name;
+    ekind_t kind;
+    int64_t lo, hi;           /* EK_INT */
+    const char *const *names; /* EK_ENUM, NULL-terminated; index is the value */
+    const char *doc;
+} ekey_t;
+
+static const char *const guarantee_names[] = {"at_least_once", "exactly_once", NULL};
+static const char *const format_names[] = {"logfmt", "json", NULL};
+static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+
+static const ekey_t ekeys[] = {
+    {"processing.guarantee", EK_ENUM, 0, 0, guarantee_names,
+     "exactly_once: outputs, changelog and input offsets in one transaction; at_least_once"},
+    {"num.stream.threads", EK_INT, 1, GS_CONFIG_MAX_THREADS, NULL,
+     "stream threads, each a consumer group member with its own tasks (default: cores)"},
+    {"commit.interval.ms", EK_INT, 1, 600000, NULL,
+     "how often a stream thread commits (outputs become visible to read_committed readers)"},
+    {"state.dir", EK_STR, 0, 0, NULL,
+     "local state: RocksDB in state.dir/application.id (one process per directory)"},
+    {"state.memory.bytes", EK_INT, INT64_C(16) << 20, INT64_C(1) << 42, NULL,
+     "RocksDB block cache plus memtables, shared by every task of the process"},
+    {"idle.timeout.ms", EK_INT, 1, INT64_C(86400000), NULL,
+     "an input partition with nothing new for this long leaves the watermark (SPEC 7)"},
+    {"buffered.records.per.partition", EK_INT, 1, 1000000, NULL,
+     "records buffered per input partition before it is paused (backpressure)"},
+    {"instance.id", EK_STR, 0, 0, NULL,
+     "static group membership id of this process; empty = host name + a hash of state.dir"},
+    {"metrics.port", EK_INT, 0, 65535, NULL,
+     "HTTP port of /metrics, /healthz and /readyz; 0 = no HTTP endpoint"},
+    {"metrics.host", EK_STR, 0, 0, NULL, "address the HTTP endpoint binds to"},
+    {"log.format", EK_ENUM, 0, 0, format_names, "log lines on stderr: logfmt or json"},
+    {"log.level", EK_ENUM, 0, 0, level_names,
+     "least severe level logged: debug, info, warn, error"},
+};
+
+static gs_err_t set_engine(gs_config_t *c, const ekey_t *k, const char *value, char *errbuf,
+                           size_t errlen)
+{
+    int64_t x = 0;
+    int e = 0;
+    switch (k->kind) {
+    case EK_INT:
+        if (!parse_int(value, k->lo, k->hi, &x)) {
+            snprintf(errbuf, errlen, "%s: '%.60s' is not an integer in %lld..%lld", k->name, value,
+                     (long long)k->lo, (long long)k->hi);
+            return GS_ERR_CONFIG;
+        }
+        break;
+    case EK_ENUM:
+        for (e = 0; k->names[e] && strcmp(k->names[e], value) != 0; e++)
+            ;
+        if (!k->names[e]) {
+            char list[256] = "";
+            for (int i = 0; k->names[i]; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                         k->names[i]);
+            snprintf(errbuf, errlen, "%s: '%.60s' is not one of %s", k->name, value, list);
+            return GS_ERR_CONFIG;
+        }
+        break;
+    case EK_STR:
+        break;
+    }
+    const char *n = k->name;
+    if (strcmp(n, "processing.guarantee") == 0)
+        c->exactly_once = e == 1;
+    else if (strcmp(n, "num.stream.threads") == 0)
+        c->num_stream_threads = (int)x;
+    else if (strcmp(n, "commit.interval.ms") == 0)
+        c->commit_interval_ms = x;
+    else if (strcmp(n, "state.memory.bytes") == 0)
+        c->state_memory_bytes = x;
+    else if (strcmp(n, "idle.timeout.ms") == 0)
+        c->idle_timeout_ms = x;
+    else if (strcmp(n, "buffered.records.per.partition") == 0)
+        c->buffered_records = (int)x;
+    else if (strcmp(n, "metrics.port") == 0)
+        c->metrics_port = (int)x;
+    else if (strcmp(n, "log.format") == 0)
+        c->log_json = e == 1;
+    else if (strcmp(n, "log.level") == 0)
+        c->log_level = e;
+    else {
+        char *dst = strcmp(n, "state.dir") == 0     ? c->state_dir
+                    : strcmp(n, "instance.id") == 0 ? c->instance_id
+                                                    : c->metrics_host;
+        size_t cap = strcmp(n, "state.dir") == 0     ? sizeof(c->state_dir)
+                     : strcmp(n, "instance.id") == 0 ? sizeof(c->instance_id)
+                                                     : sizeof(c->metrics_host);
+        if (strlen(value) >= cap) {
+            snprintf(errbuf, errlen, "%s: longer than %zu characters", n, cap - 1);
+            return GS_ERR_CONFIG;
+        }
+        if (strcmp(n, "state.dir") == 0 && !*value) {
+            snprintf(errbuf, errlen, "state.dir: must not be empty");
+            return GS_ERR_CONFIG;
+        }
+        if (strcmp(n, "instance.id") == 0 && *value && !topic_safe_chars(value)) {
+            snprintf(errbuf, errlen, "instance.id: '%.60s' must be A-Z a-z 0-9 . _ -", value);
+            return GS_ERR_CONFIG;
+        }
+        snprintf(dst, cap, "%s", value);
+    }
+    return GS_OK;
+}
+
+static void engine_value(const gs_config_t *c, const ekey_t *k, char *buf, size_t len)
+{
+    const char *n = k->name;
+    if (strcmp(n, "processing.guarantee") == 0)
+        snprintf(buf, len, "%s", guarantee_names[c->exactly_once]);
+    else if (strcmp(n, "num.stream.threads") == 0)
+        snprintf(buf, len, "%d", c->num_stream_threads);
+    else if (strcmp(n, "commit.interval.ms") == 0)
+        snprintf(buf, len, "%lld", (long long)c->commit_interval_ms);
+    else if (strcmp(n, "state.dir") == 0)
+        snprintf(buf, len, "%s", c->state_dir);
+    else if (strcmp(n, "state.memory.bytes") == 0)
+        snprintf(buf, len, "%lld", (long long)c->state_memory_bytes);
+    else if (strcmp(n, "idle.timeout.ms") == 0)
+        snprintf(buf, len, "%lld", (long long)c->idle_timeout_ms);
+    else if (strcmp(n, "buffered.records.per.partition") == 0)
+        snprintf(buf, len, "%d", c->buffered_records);
+    else if (strcmp(n, "instance.id") == 0)
+        snprintf(buf, len, "%s", c->instance_id);
+    else if (strcmp(n, "metrics.port") == 0)
+        snprintf(buf, len, "%d", c->metrics_port);
+    else if (strcmp(n, "metrics.host") == 0)
+        snprintf(buf, len, "%s", c->metrics_host);
+    else if (strcmp(n, "log.format") == 0)
+        snprintf(buf, len, "%s", format_names[c->log_json]);
+    else
+        snprintf(buf, len, "%s", level_names[c->log_level]);
 }
 
 gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char *errbuf,
@@ -45,6 +215,8 @@ gs_err_t gs_config_set(gs_config_t *c, const char *key, const char *value, char 
         snprintf(c->application_id, sizeof(c->application_id), "%s", value);
         return GS_OK;
     }
+    for (size_t i = 0; i < sizeof(ekeys) / sizeof(ekeys[0]); i++)
+        if (strcmp(key, ekeys[i].name) == 0) return set_engine(c, &ekeys[i], value, errbuf, errlen);
     if (strcmp(key, "bootstrap.servers") == 0) {
         if (strlen(value) >= sizeof(c->bootstrap_servers)) {
             snprintf(errbuf, errlen, "bootstrap.servers: longer than %zu characters",
@@ -261,6 +433,11 @@ void gs_config_print(const gs_config_t *c, FILE *out)
               "consumer group id, and the prefix of internal topics");
     print_one(out, "bootstrap.servers", c->bootstrap_servers,
               "Kafka brokers (host:port,...); empty = the embedded cluster");
+    for (size_t i = 0; i < sizeof(ekeys) / sizeof(ekeys[0]); i++) {
+        char v[1100];
+        engine_value(c, &ekeys[i], v, sizeof(v));
+        print_one(out, ekeys[i].name, v, ekeys[i].doc);
+    }
     for (int i = 0; i < c->n_kafka; i++) {
         char k[140];
         snprintf(k, sizeof(k), "kafka.%s", c->kafka[i].key);

@@ -6,12 +6,15 @@
 #ifndef GS_CONFIG_H
 #define GS_CONFIG_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "gs.h"
 #include "params.h"
 
 #define GS_CONFIG_MAX_KAFKA 64
+#define GS_CONFIG_MAX_THREADS 64 /* num.stream.threads upper bound */
 
 typedef struct gs_config {
     gs_params_t params;           /* operator keys (params.h) */
@@ -22,6 +25,20 @@ typedef struct gs_config {
         char value[1024];
     } kafka[GS_CONFIG_MAX_KAFKA]; /* kafka.*: passed to every Kafka client as they are */
     int n_kafka;
+
+    /* the engine (gridstream run): DESIGN.md names, Kafka Streams names where one exists */
+    bool exactly_once;          /* processing.guarantee: exactly_once (default) | at_least_once */
+    int num_stream_threads;     /* num.stream.threads: default the number of online cores */
+    int64_t commit_interval_ms; /* commit.interval.ms: 100 */
+    char state_dir[1024];       /* state.dir: /tmp/gridstream (state in state.dir/application.id) */
+    int64_t state_memory_bytes; /* state.memory.bytes: RocksDB block cache + memtables, 256 MiB */
+    int64_t idle_timeout_ms;    /* idle.timeout.ms: 30000 (SPEC §7) */
+    int buffered_records;   /* buffered.records.per.partition: 1000, then the partition pauses */
+    char instance_id[200];  /* instance.id: static membership id; empty = host + state.dir */
+    int metrics_port;       /* metrics.port: 9464; 0 = no HTTP endpoint */
+    char metrics_host[256]; /* metrics.host: bind address, 0.0.0.0 */
+    bool log_json;          /* log.format: logfmt (default) | json */
+    int log_level;          /* log.level: debug 0, info 1 (default), warn 2, error 3 */
 } gs_config_t;
 
 void gs_config_defaults(gs_config_t *c);
