@@ -220,6 +220,24 @@ static uint32_t get_be32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* Checkpoint value: changelog offset, seq, positions; each a big-endian int64. */
+#define CHECKPOINT_LEN (16 + 8 * GS_CHECKPOINT_POSITIONS)
+
+static void put_be64(uint8_t *o, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    for (int i = 7; i >= 0; i--, u >>= 8)
+        o[i] = (uint8_t)u;
+}
+
+static int64_t get_be64(const uint8_t *p)
+{
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u = (u << 8) | p[i];
+    return (int64_t)u;
+}
+
 gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
                            const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen)
 {
@@ -241,13 +259,15 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
         snprintf(errbuf, errlen, "task %u: state batch incomplete (out of memory)", task);
         return GS_ERR_NOMEM;
     }
-    uint8_t ck[4 + 10], cv[8];
+    uint8_t ck[4 + 10], cv[CHECKPOINT_LEN];
     put_be32(ck, task);
     memcpy(ck + 4, "checkpoint", 10);
-    uint64_t off = (uint64_t)cp->changelog_offset;
-    for (int i = 7; i >= 0; i--, off >>= 8)
-        cv[i] = (uint8_t)off;
-    rocksdb_writebatch_put_cf(wb, db->cf[0], (const char *)ck, sizeof(ck), (const char *)cv, 8);
+    put_be64(cv, cp->changelog_offset);
+    put_be64(cv + 8, cp->seq);
+    for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
+        put_be64(cv + 16 + 8 * i, cp->positions[i]);
+    rocksdb_writebatch_put_cf(wb, db->cf[0], (const char *)ck, sizeof(ck), (const char *)cv,
+                              sizeof(cv));
     char *err = NULL;
     rocksdb_write(db->db, wal ? db->wo_sync : db->wo_nowal, wb, &err);
     rocksdb_writebatch_destroy(wb);
@@ -275,11 +295,17 @@ gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t 
         return GS_ERR_IO;
     }
     cp->changelog_offset = -1;
-    if (v && n == 8) {
-        uint64_t o = 0;
-        for (int i = 0; i < 8; i++)
-            o = (o << 8) | (uint8_t)v[i];
-        cp->changelog_offset = (int64_t)o;
+    cp->seq = 0;
+    for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
+        cp->positions[i] = -1;
+    if (v && (n == 8 || n == CHECKPOINT_LEN)) {
+        const uint8_t *u = (const uint8_t *)v;
+        cp->changelog_offset = get_be64(u);
+        if (n == CHECKPOINT_LEN) {
+            cp->seq = get_be64(u + 8);
+            for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
+                cp->positions[i] = get_be64(u + 16 + 8 * i);
+        }
     }
     free(v);
     return GS_OK;

@@ -19,9 +19,18 @@
 typedef struct gs_statedb gs_statedb_t;
 typedef struct gs_statedb_batch gs_statedb_batch_t;
 
-/* What a task has durably applied: the changelog offset after its last committed entry. */
+#define GS_CHECKPOINT_POSITIONS 4 /* input positions a checkpoint carries (a task's four inputs)   \
+                                   */
+
+/*
+ * What a task has durably applied: the changelog offset after its last committed entry, the
+ * sequence number of that commit, and the input positions (next offset to read of each input
+ * partition) the state reflects.
+ */
 typedef struct gs_checkpoint {
     int64_t changelog_offset; /* -1: none */
+    int64_t seq;              /* commits of the task so far; 0 with no checkpoint */
+    int64_t positions[GS_CHECKPOINT_POSITIONS]; /* -1: from the beginning */
 } gs_checkpoint_t;
 
 /*

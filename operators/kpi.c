@@ -159,6 +159,33 @@ void gs_kpi_record_fill(Gridstream__V1__KpiRecord *rec, const gs_kpi_wkey_t *w, 
     rec->version = version;
 }
 
+typedef struct restore_ctx {
+    gs_kpi_table_t *tab;
+    gs_err_t err;
+} restore_ctx_t;
+
+static bool restore_one(void *ctx, const void *key, size_t klen, void *val, size_t vlen)
+{
+    restore_ctx_t *r = ctx;
+    const gs_kpi_win_t *win = val;
+    if (klen != GS_KPI_WKEY_LEN || vlen < sizeof(*win)) return true;
+    gs_kpi_table_t *tab = r->tab;
+    if (win->changed && push_key(&tab->changed, &tab->nchanged, &tab->cchanged, key) != GS_OK)
+        r->err = GS_ERR_NOMEM;
+    else if (!win->changed && win->pending &&
+             push_key(&tab->pending, &tab->npending, &tab->cpending, key) != GS_OK)
+        r->err = GS_ERR_NOMEM;
+    return r->err == GS_OK;
+}
+
+gs_err_t gs_kpi_table_restore(gs_kpi_table_t *tab)
+{
+    restore_ctx_t r = {tab, GS_OK};
+    tab->nchanged = tab->npending = 0;
+    gs_store_scan(tab->st, tab->ns, NULL, 0, restore_one, &r);
+    return r.err;
+}
+
 static bool is_due(const gs_kpi_wkey_t *w, int64_t wm, const gs_params_t *p)
 {
     int64_t end = gs_kpi_window_end(w, p->tz_offset_minutes);

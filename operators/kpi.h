@@ -65,6 +65,12 @@ typedef struct gs_kpi_table {
 void gs_kpi_table_init(gs_kpi_table_t *tab, gs_store_t *st, gs_ns_t ns);
 void gs_kpi_table_fini(gs_kpi_table_t *tab);
 
+/*
+ * After a restore (every persisted window put back into the store): rebuilds the changed and
+ * pending lists from the windows' flags, so that windows waiting to become due are emitted.
+ */
+gs_err_t gs_kpi_table_restore(gs_kpi_table_t *tab);
+
 /* Adds delta to window w (created at zero). Returns GS_OK or GS_ERR_NOMEM. */
 gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w,
                           const int64_t delta[GS_KPI_NCOUNTS]);

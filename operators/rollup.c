@@ -82,6 +82,27 @@ uint64_t gs_rollup_scorecards(const gs_rollup_t *r)
     return r->scorecards;
 }
 
+gs_err_t gs_rollup_restored(gs_rollup_t *r)
+{
+    for (uint32_t i = 0; i < r->nsources; i++) {
+        uint8_t wk[5];
+        wk[0] = 'W';
+        gs_put_be32(wk + 1, i);
+        size_t n = 0;
+        const int64_t *wm = gs_store_get(r->st, GS_NS_ROLL_META, wk, 5, &n);
+        r->src_wm[i] = wm && n == sizeof(*wm) ? *wm : GS_TIME_MIN;
+    }
+    return gs_kpi_table_restore(&r->sums);
+}
+
+int64_t gs_rollup_watermark(const gs_rollup_t *r)
+{
+    int64_t wm = GS_TIME_MAX;
+    for (uint32_t i = 0; i < r->nsources; i++)
+        if (r->src_wm[i] < wm) wm = r->src_wm[i];
+    return wm;
+}
+
 /* The partial's key without the source: the key of its sum. */
 static size_t sum_key(const gs_partial_t *part, uint8_t *k)
 {
@@ -105,7 +126,15 @@ void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part)
 {
     if (part->source >= r->nsources) return;
     if (part->kind == GS_PART_WATERMARK) {
-        if (part->wm > r->src_wm[part->source]) r->src_wm[part->source] = part->wm;
+        if (part->wm > r->src_wm[part->source]) {
+            r->src_wm[part->source] = part->wm;
+            /* persisted, so that a restored rollup knows how far every source has come */
+            uint8_t wk[5];
+            wk[0] = 'W';
+            gs_put_be32(wk + 1, part->source);
+            if (!gs_store_put(r->st, GS_NS_ROLL_META, wk, 5, &part->wm, sizeof(part->wm)))
+                r->oom = GS_ERR_NOMEM;
+        }
         return;
     }
     uint8_t sk[PART_KEY_MAX], pk[PART_KEY_MAX + 4];
@@ -279,9 +308,7 @@ static gs_err_t evaluate(gs_rollup_t *r, collect_t *c, uint64_t city, int32_t mo
 
 gs_err_t gs_rollup_flush(gs_rollup_t *r)
 {
-    int64_t wm = GS_TIME_MAX;
-    for (uint32_t i = 0; i < r->nsources; i++)
-        if (r->src_wm[i] < wm) wm = r->src_wm[i];
+    int64_t wm = gs_rollup_watermark(r);
     gs_err_t err = gs_kpi_table_flush(&r->sums, wm, r->p, &r->sink, NULL, NULL);
     collect_t c = {.r = r, .wm = wm};
     gs_store_scan(r->st, GS_NS_ROLL_META, "M", 1, collect_due, &c);

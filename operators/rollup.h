@@ -61,6 +61,16 @@ gs_rollup_t *gs_rollup_new(const gs_params_t *p, uint32_t nsources, gs_store_t *
                            const gs_sink_t *sink);
 void gs_rollup_destroy(gs_rollup_t *r);
 
+/*
+ * Restore: after creating the rollup over a store that already holds every persisted entry
+ * (resident, dirty marks cleared), reads back the sources' watermarks and the KPI windows waiting
+ * to become due.
+ */
+gs_err_t gs_rollup_restored(gs_rollup_t *r);
+
+/* The rollup's watermark: the minimum over its sources (GS_TIME_MAX once every source ended). */
+int64_t gs_rollup_watermark(const gs_rollup_t *r);
+
 /* Takes one partial (borrowed). */
 void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part);
 

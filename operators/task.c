@@ -424,6 +424,18 @@ void gs_task_restore_incident(gs_task_t *t, const void *val, size_t vlen)
         gs_task_timer_add(t, inc->deadline_ms, inc->handle);
 }
 
+static bool restore_incident_cb(void *ctx, const void *key, size_t klen, void *val, size_t vlen)
+{
+    gs_task_restore_incident(ctx, val, vlen);
+    return true;
+}
+
+gs_err_t gs_task_restored(gs_task_t *t)
+{
+    gs_store_scan(t->st, GS_NS_INCIDENT, NULL, 0, restore_incident_cb, t);
+    return gs_kpi_table_restore(&t->win);
+}
+
 /* ---- apply ------------------------------------------------------------------------------------
  */
 

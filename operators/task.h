@@ -66,6 +66,13 @@ void gs_task_finish(gs_task_t *t);
  */
 void gs_task_restore_incident(gs_task_t *t, const void *val, size_t vlen);
 
+/*
+ * Restore in one call: after creating the task over a store that already holds every persisted
+ * entry (resident, dirty marks cleared), rebuilds what lives only in memory: the deadline index
+ * (from every incident) and the KPI windows waiting to become due.
+ */
+gs_err_t gs_task_restored(gs_task_t *t);
+
 /* The task's watermark (GS_TIME_MIN while some active partition has applied nothing). */
 int64_t gs_task_watermark(const gs_task_t *t);
 

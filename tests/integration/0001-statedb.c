@@ -82,6 +82,9 @@ static void test_commit_reopen_load(void **state)
     gs_checkpoint_t cp;
     assert_int_equal(gs_statedb_checkpoint(db, 3, &cp, err, sizeof(err)), GS_OK);
     assert_int_equal(cp.changelog_offset, -1);
+    assert_int_equal(cp.seq, 0);
+    assert_int_equal(cp.positions[0], -1);
+    assert_int_equal(cp.positions[3], -1);
 
     gs_store_t *s = gs_store_new();
     put(s, GS_NS_DEDUP, "id-1", "t0");
@@ -103,6 +106,9 @@ static void test_commit_reopen_load(void **state)
     }
     assert_int_equal(dels, 1);
     cp.changelog_offset = 42;
+    cp.seq = 9;
+    for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
+        cp.positions[i] = 1000 + i;
     assert_int_equal(gs_statedb_commit(db, b, 3, &cp, true, err, sizeof(err)), GS_OK);
     assert_int_equal(gs_statedb_batch_count(b), 0);
     gs_store_destroy(s);
@@ -112,6 +118,9 @@ static void test_commit_reopen_load(void **state)
     assert_non_null(db);
     assert_int_equal(gs_statedb_checkpoint(db, 3, &cp, err, sizeof(err)), GS_OK);
     assert_int_equal(cp.changelog_offset, 42);
+    assert_int_equal(cp.seq, 9);
+    for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
+        assert_int_equal(cp.positions[i], 1000 + i);
     s = gs_store_new();
     gs_statedb_attach(db, 3, s);
     assert_string_equal(get(s, GS_NS_DEDUP, "id-1"), "t0");
@@ -148,7 +157,7 @@ static void test_drop_task_and_restore(void **state)
     gs_statedb_t *db = gs_statedb_open(dir, 32u << 20, err, sizeof(err));
     assert_non_null(db);
     gs_statedb_batch_t *b = gs_statedb_batch_new();
-    gs_checkpoint_t cp = {7};
+    gs_checkpoint_t cp = {.changelog_offset = 7, .seq = 1, .positions = {-1, -1, -1, -1}};
     /* restore-style writes: records as read back from a changelog, WAL off */
     for (uint32_t task = 0; task < 3; task++) {
         char k[16];
