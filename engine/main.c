@@ -13,6 +13,7 @@
 #include "dump.h"
 #include "gen.h"
 #include "replay.h"
+#include "run.h"
 #include "tail.h"
 #include "topics.h"
 
@@ -29,6 +30,8 @@ static void usage(FILE *f)
         "usage: gridstream <command> [options]\n"
         "\n"
         "commands:\n"
+        "  run [--until-end]                 the engine on Kafka (embedded cluster without\n"
+        "                                    bootstrap.servers); 'gridstream run --help'\n"
         "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
         "  gen (--output DIR | --bootstrap HOST:PORT)  a synthetic city to the input topics\n"
         "  tail TOPIC --bootstrap HOST:PORT  print a topic as JSON lines (--table: latest per "
@@ -152,6 +155,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0) return gs_run_main(argc - 2, argv + 2);
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "broker") == 0) return gs_broker_main(argc - 2, argv + 2);
     if (strcmp(cmd, "topics") == 0) return gs_topics_main(argc - 2, argv + 2);

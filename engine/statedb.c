@@ -36,14 +36,6 @@ typedef struct loader_ctx {
     struct loader_ctx *next;
 } loader_ctx_t;
 
-static void put_be32(uint8_t *o, uint32_t v)
-{
-    o[0] = (uint8_t)(v >> 24);
-    o[1] = (uint8_t)(v >> 16);
-    o[2] = (uint8_t)(v >> 8);
-    o[3] = (uint8_t)v;
-}
-
 bool gs_statedb_transient(gs_ns_t ns)
 {
     return ns == GS_NS_KPI_BUCKET;
@@ -124,7 +116,7 @@ static bool load(void *ctx, gs_ns_t ns, const void *key, size_t klen, void **val
     uint8_t stack[512];
     uint8_t *k = klen + 4 <= sizeof(stack) ? stack : malloc(klen + 4);
     if (!k) return false;
-    put_be32(k, l->task);
+    gs_put_be32(k, l->task);
     memcpy(k + 4, key, klen);
     char *err = NULL;
     size_t n = 0;
@@ -183,9 +175,9 @@ void gs_statedb_batch_put(gs_statedb_batch_t *b, uint32_t task, gs_ns_t ns, cons
     uint8_t *p = b->buf + b->len;
     p[0] = (uint8_t)ns;
     p[1] = val == NULL;
-    put_be32(p + 2, (uint32_t)(klen + 4));
-    put_be32(p + 6, (uint32_t)(val ? vlen : 0));
-    put_be32(p + 10, task);
+    gs_put_be32(p + 2, (uint32_t)(klen + 4));
+    gs_put_be32(p + 6, (uint32_t)(val ? vlen : 0));
+    gs_put_be32(p + 10, task);
     memcpy(p + 14, key, klen);
     if (val && vlen) memcpy(p + 14 + klen, val, vlen);
     b->len = need;
@@ -215,28 +207,8 @@ void gs_statedb_stage(gs_statedb_batch_t *b, uint32_t task, gs_store_t *st,
     gs_store_flush(st, stage_one, &s);
 }
 
-static uint32_t get_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* Checkpoint value: changelog offset, seq, positions; each a big-endian int64. */
 #define CHECKPOINT_LEN (16 + 8 * GS_CHECKPOINT_POSITIONS)
-
-static void put_be64(uint8_t *o, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    for (int i = 7; i >= 0; i--, u >>= 8)
-        o[i] = (uint8_t)u;
-}
-
-static int64_t get_be64(const uint8_t *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | p[i];
-    return (int64_t)u;
-}
 
 gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
                            const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen)
@@ -245,7 +217,7 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
     size_t n = 0;
     for (size_t off = 0; off < b->len; n++) {
         const uint8_t *p = b->buf + off;
-        uint32_t kl = get_be32(p + 2), vl = get_be32(p + 6);
+        uint32_t kl = gs_get_be32(p + 2), vl = gs_get_be32(p + 6);
         rocksdb_column_family_handle_t *cf = db->cf[1 + p[0]];
         if (p[1])
             rocksdb_writebatch_delete_cf(wb, cf, (const char *)p + 10, kl);
@@ -260,12 +232,12 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
         return GS_ERR_NOMEM;
     }
     uint8_t ck[4 + 10], cv[CHECKPOINT_LEN];
-    put_be32(ck, task);
+    gs_put_be32(ck, task);
     memcpy(ck + 4, "checkpoint", 10);
-    put_be64(cv, cp->changelog_offset);
-    put_be64(cv + 8, cp->seq);
+    gs_put_be64(cv, (uint64_t)cp->changelog_offset);
+    gs_put_be64(cv + 8, (uint64_t)cp->seq);
     for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
-        put_be64(cv + 16 + 8 * i, cp->positions[i]);
+        gs_put_be64(cv + 16 + 8 * i, (uint64_t)cp->positions[i]);
     rocksdb_writebatch_put_cf(wb, db->cf[0], (const char *)ck, sizeof(ck), (const char *)cv,
                               sizeof(cv));
     char *err = NULL;
@@ -284,7 +256,7 @@ gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t 
                                size_t errlen)
 {
     uint8_t ck[4 + 10];
-    put_be32(ck, task);
+    gs_put_be32(ck, task);
     memcpy(ck + 4, "checkpoint", 10);
     char *err = NULL;
     size_t n = 0;
@@ -300,11 +272,11 @@ gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t 
         cp->positions[i] = -1;
     if (v && (n == 8 || n == CHECKPOINT_LEN)) {
         const uint8_t *u = (const uint8_t *)v;
-        cp->changelog_offset = get_be64(u);
+        cp->changelog_offset = (int64_t)gs_get_be64(u);
         if (n == CHECKPOINT_LEN) {
-            cp->seq = get_be64(u + 8);
+            cp->seq = (int64_t)gs_get_be64(u + 8);
             for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
-                cp->positions[i] = get_be64(u + 16 + 8 * i);
+                cp->positions[i] = (int64_t)gs_get_be64(u + 16 + 8 * i);
         }
     }
     free(v);
@@ -315,13 +287,13 @@ gs_err_t gs_statedb_drop_task(gs_statedb_t *db, uint32_t task, char *errbuf, siz
 {
     /* [task] .. [task + 1]: every key of the task (task ids are partition numbers, < 2^32 - 1) */
     uint8_t lo[4], hi[4];
-    put_be32(lo, task);
-    put_be32(hi, task + 1);
+    gs_put_be32(lo, task);
+    gs_put_be32(hi, task + 1);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
     for (int i = 1; i <= GS_NS__COUNT; i++)
         rocksdb_writebatch_delete_range_cf(wb, db->cf[i], (const char *)lo, 4, (const char *)hi, 4);
     uint8_t ck[4 + 10];
-    put_be32(ck, task);
+    gs_put_be32(ck, task);
     memcpy(ck + 4, "checkpoint", 10);
     rocksdb_writebatch_delete_cf(wb, db->cf[0], (const char *)ck, sizeof(ck));
     char *err = NULL;
@@ -341,7 +313,7 @@ gs_err_t gs_statedb_scan(gs_statedb_t *db, uint32_t task, gs_ns_t ns,
                          void *ctx)
 {
     uint8_t prefix[4];
-    put_be32(prefix, task);
+    gs_put_be32(prefix, task);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->db, db->ro, db->cf[1 + ns]);
     for (rocksdb_iter_seek(it, (const char *)prefix, 4); rocksdb_iter_valid(it);
          rocksdb_iter_next(it)) {

@@ -153,4 +153,29 @@ static inline char *gs_fmt_i64(char *p, int64_t v)
 gs_err_t gs_sink_emit_msg(const gs_sink_t *sink, gs_output_t topic, const char *key,
                           const ProtobufCMessage *msg);
 
+/* Big-endian integers in byte keys and values (sorted as numbers by RocksDB). */
+static inline void gs_put_be64(uint8_t *o, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        o[i] = (uint8_t)v;
+}
+static inline uint64_t gs_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline void gs_put_be32(uint8_t *o, uint32_t v)
+{
+    o[0] = (uint8_t)(v >> 24);
+    o[1] = (uint8_t)(v >> 16);
+    o[2] = (uint8_t)(v >> 8);
+    o[3] = (uint8_t)v;
+}
+static inline uint32_t gs_get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
 #endif /* GS_H */

@@ -77,6 +77,11 @@ void gs_rollup_destroy(gs_rollup_t *r)
     free(r);
 }
 
+gs_store_t *gs_rollup_store(gs_rollup_t *r)
+{
+    return r->st;
+}
+
 uint64_t gs_rollup_scorecards(const gs_rollup_t *r)
 {
     return r->scorecards;

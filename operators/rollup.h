@@ -77,6 +77,9 @@ void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part);
 /* Emits aggregated KPI windows that are due and changed, and scorecards that are due. */
 gs_err_t gs_rollup_flush(gs_rollup_t *r);
 
+/* The rollup's store (the engine persists it). */
+gs_store_t *gs_rollup_store(gs_rollup_t *r);
+
 /* Scorecards emitted so far. */
 uint64_t gs_rollup_scorecards(const gs_rollup_t *r);
 

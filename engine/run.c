@@ -1,0 +1,1663 @@
+/*
+ * run.c - the streaming engine (run.h).
+ *
+ * Threads: the caller's thread starts everything and waits; each stream thread (thread_main) owns
+ * a group consumer, a producer, a restore consumer and its units (tasks and rollups). Nothing is
+ * shared between stream threads except the RocksDB instance (thread-safe) and relaxed counters.
+ *
+ * The life of a unit: opened on assignment (unit_open: changelog tail into RocksDB, every entry
+ * into the in-memory store, operators rebuilt), fed by the thread loop, committed every
+ * commit.interval.ms (commit_all), closed on revocation after a final commit. When a transaction
+ * fails and must be aborted, every unit of the thread is reopened from the last commit and the
+ * consumer goes back to the positions the state records (rewind).
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "changelog.h"
+#include "cluster.h"
+#include "codes.h"
+#include "rollup.h"
+#include "statedb.h"
+#include "topics.h"
+#include "validate.h"
+
+#define ROLLUP_DBID 0x80000000u /* statedb ids: task p = p, rollup p = p | ROLLUP_DBID */
+#define T_PARTIALS 9            /* plan indexes (topics.h order) */
+#define T_STATE_CLOG 10
+#define T_ROLLUP_CLOG 11
+#define MAX_TOPIC_PARTS GS_TOPICS_MAX_PARTITIONS
+
+enum { U_TASK, U_ROLLUP };
+
+/* ---- logging -----------------------------------------------------------------------------------
+ */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_min_level = 1;
+
+static void rlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rlog(int level, const char *fmt, ...)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    if (level < log_min_level) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char line[2048];
+    int n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&log_lock);
+    fprintf(stderr, "%s\n", line);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- types -------------------------------------------------------------------------------------
+ */
+
+typedef struct msgq { /* FIFO of consumed messages */
+    rd_kafka_message_t **m;
+    size_t head, n, cap;
+} msgq_t;
+
+typedef struct thread thread_t;
+
+typedef struct unit {
+    int kind;
+    int32_t p;
+    uint32_t dbid;
+    thread_t *th;
+    gs_task_t *task;
+    gs_rollup_t *rollup;
+    int npos;                             /* 4 (task) or 1 (rollup) */
+    int64_t pos[GS_CHECKPOINT_POSITIONS]; /* next offset to apply, -1 = from the start */
+    int64_t committed_pos[GS_CHECKPOINT_POSITIONS];
+    int64_t seq;           /* last committed seq */
+    int64_t marker_offset; /* delivery report of this commit's marker */
+    bool marker_sent, staged;
+    gs_statedb_batch_t *batch;
+    /* task inputs */
+    msgq_t q[GS_SRC__COUNT];
+    bool paused[GS_SRC__COUNT];
+    bool idle[GS_SRC__COUNT];
+    int64_t last_rx[GS_SRC__COUNT];
+    int64_t begin[GS_SRC__COUNT], end[GS_SRC__COUNT]; /* until_end: offsets at assignment */
+    bool hv[GS_SRC__COUNT];
+    rd_kafka_message_t *hm[GS_SRC__COUNT];
+    gs_event_t ev[GS_SRC__COUNT];
+    gs_err_t verr[GS_SRC__COUNT];
+    gs_arena_t arena[GS_SRC__COUNT];
+    bool finished; /* task: input ended (until_end); rollup: every source ended */
+    gs_task_metrics_t last_m;
+} unit_t;
+
+struct thread {
+    gs_run_t *run;
+    int id;
+    pthread_t tid;
+    rd_kafka_t *c;  /* group consumer */
+    rd_kafka_t *pr; /* producer */
+    rd_kafka_t *rc; /* restore consumer */
+    rd_kafka_topic_t *out_rkt[GS_OUT__COUNT], *part_rkt, *clog_rkt[2];
+    unit_t **tasks;   /* by partition, NULL when not assigned */
+    unit_t **rollups; /* by partition */
+    bool assigned_once;
+    bool txn_open;
+    bool produce_failed, persist_ok;
+    uint64_t produced; /* records produced since the last commit */
+    char produce_err[256];
+    uint64_t nonce;
+    int64_t last_commit;
+    atomic_bool done;
+    atomic_bool failed;
+    /* per-thread gauges for stats */
+    atomic_int ntasks, nrollups;
+    atomic_uint_fast64_t lag;
+    atomic_int_fast64_t min_wm;
+};
+
+struct gs_run {
+    gs_config_t cfg;
+    gs_run_opts_t o;
+    gs_cluster_t *cluster;
+    char bootstrap[1024];
+    int nparts;
+    gs_topic_spec_t plan[GS_TOPICS_COUNT];
+    gs_statedb_t *db;
+    char instance[256];
+    thread_t *th;
+    int nth;
+    atomic_bool stop;
+    atomic_int threads_running;
+    /* totals */
+    atomic_uint_fast64_t records_in[GS_SRC__COUNT], dlq[GS_REASON_COUNT], out[GS_OUT__COUNT];
+    atomic_uint_fast64_t incidents, signals, duplicates, alerts[5];
+    atomic_uint_fast64_t commits, aborts, rebalances, restored;
+};
+
+#define RELAXED memory_order_relaxed
+#define ADD(a, v) atomic_fetch_add_explicit(&(a), (v), RELAXED)
+
+/* ---- message queues ----------------------------------------------------------------------------
+ */
+
+static bool msgq_push(msgq_t *q, rd_kafka_message_t *m)
+{
+    if (q->head + q->n == q->cap) {
+        if (q->head > 0) { /* slide down before growing */
+            memmove(q->m, q->m + q->head, q->n * sizeof(*q->m));
+            q->head = 0;
+        }
+        if (q->n == q->cap && !GS_RESERVE(q->m, q->cap, q->n + 1)) return false;
+    }
+    q->m[q->head + q->n++] = m;
+    return true;
+}
+
+static rd_kafka_message_t *msgq_pop(msgq_t *q)
+{
+    if (!q->n) return NULL;
+    rd_kafka_message_t *m = q->m[q->head++];
+    if (--q->n == 0) q->head = 0;
+    return m;
+}
+
+static void msgq_clear(msgq_t *q)
+{
+    rd_kafka_message_t *m;
+    while ((m = msgq_pop(q)))
+        rd_kafka_message_destroy(m);
+}
+
+/* ---- producing ---------------------------------------------------------------------------------
+ */
+
+typedef struct hdr {
+    const char *name;
+    const void *val;
+    size_t len;
+} hdr_t;
+
+/* Produces one record (copied), waiting for room in the queue; false after a fatal error. */
+static bool produce(thread_t *th, rd_kafka_topic_t *rkt, int32_t part, const void *key, size_t klen,
+                    const void *val, size_t vlen, const hdr_t *h, int nh, void *opaque)
+{
+    for (;;) {
+        rd_kafka_headers_t *hs = NULL;
+        if (nh) {
+            hs = rd_kafka_headers_new((size_t)nh);
+            for (int i = 0; i < nh; i++)
+                rd_kafka_header_add(hs, h[i].name, -1, h[i].val, (ssize_t)h[i].len);
+        }
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(th->pr, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(part),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+                              RD_KAFKA_V_VALUE((void *)val, val ? vlen : 0), RD_KAFKA_V_HEADERS(hs),
+                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            th->produced++;
+            return true;
+        }
+        if (hs) rd_kafka_headers_destroy(hs);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(th->pr, 10);
+            continue;
+        }
+        if (!th->produce_failed)
+            snprintf(th->produce_err, sizeof(th->produce_err), "produce to %s: %s",
+                     rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
+        th->produce_failed = true;
+        return false;
+    }
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    thread_t *th = opaque;
+    if (m->err) {
+        if (!th->produce_failed)
+            snprintf(th->produce_err, sizeof(th->produce_err), "delivery to %s [%d]: %s",
+                     rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
+        th->produce_failed = true;
+        return;
+    }
+    unit_t *u = m->_private;
+    if (u) u->marker_offset = m->offset; /* only markers carry their unit */
+}
+
+static int32_t part_of(const gs_run_t *r, int topic_index, const void *key, size_t klen)
+{
+    return (int32_t)gs_partition_for_key(key, klen, (uint32_t)r->plan[topic_index].partitions);
+}
+
+static void sink_emit(void *ctx, gs_output_t topic, const void *key, size_t klen, const void *val,
+                      size_t vlen)
+{
+    thread_t *th = ctx;
+    ADD(th->run->out[topic], 1);
+    produce(th, th->out_rkt[topic], part_of(th->run, 4 + (int)topic, key, klen), key, klen, val,
+            vlen, NULL, 0, NULL);
+}
+
+/*
+ * Partials: key [kind][source be32][sum key], value the counts (or the watermark), each a
+ * big-endian int64. KPI partials go to the partition of their window, scorecard partials to the
+ * partition of their city (so that one city's months, and its fail streaks, stay in one rollup),
+ * watermarks to every partition.
+ */
+static void partial_emit(void *ctx, const gs_partial_t *pt)
+{
+    thread_t *th = ctx;
+    gs_run_t *r = th->run;
+    uint8_t key[1 + 4 + 13 + GS_DEPT_MAX], val[8 * GS_KPI_NCOUNTS];
+    size_t kl = 5, vl = 0;
+    key[0] = (uint8_t)pt->kind;
+    gs_put_be32(key + 1, pt->source);
+    int32_t part = -1;
+    int n = 0;
+    switch (pt->kind) {
+    case GS_PART_KPI:
+        key[kl++] = pt->w.level;
+        key[kl++] = pt->w.kind;
+        gs_put_be64(key + kl, pt->w.scope);
+        gs_put_be64(key + kl + 8, (uint64_t)pt->w.start);
+        kl += 16;
+        part = (int32_t)gs_partition_for_key(key + 5, kl - 5, (uint32_t)r->nparts);
+        n = GS_KPI_NCOUNTS;
+        break;
+    case GS_PART_DISTRICT:
+    case GS_PART_DEPARTMENT:
+        gs_put_be64(key + kl, pt->city);
+        gs_put_be32(key + kl + 8, (uint32_t)pt->month);
+        part = (int32_t)gs_partition_for_key(key + kl, 8, (uint32_t)r->nparts);
+        kl += 12;
+        if (pt->kind == GS_PART_DISTRICT) {
+            gs_put_be64(key + kl, pt->district);
+            kl += 8;
+            n = GS_SCORE_NCOUNTS;
+        } else {
+            size_t dl = pt->dept_len > GS_DEPT_MAX ? GS_DEPT_MAX : pt->dept_len;
+            memcpy(key + kl, pt->dept, dl);
+            kl += dl;
+            n = GS_DEPT_NCOUNTS;
+        }
+        break;
+    case GS_PART_WATERMARK:
+        gs_put_be64(val, (uint64_t)pt->wm);
+        for (int32_t p = 0; p < r->nparts; p++)
+            produce(th, th->part_rkt, p, key, kl, val, 8, NULL, 0, NULL);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        gs_put_be64(val + vl + 8 * (size_t)i, (uint64_t)pt->v[i]);
+    vl = 8 * (size_t)n;
+    produce(th, th->part_rkt, part, key, kl, val, vl, NULL, 0, NULL);
+}
+
+/* Decodes a partials record; false if malformed (skipped: not written by gridstream). */
+static bool partial_decode(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                           gs_partial_t *pt)
+{
+    memset(pt, 0, sizeof(*pt));
+    if (kl < 5) return false;
+    pt->kind = k[0];
+    pt->source = gs_get_be32(k + 1);
+    int n;
+    switch (pt->kind) {
+    case GS_PART_KPI:
+        if (kl != 5 + 18) return false;
+        pt->w.level = k[5];
+        pt->w.kind = k[6];
+        pt->w.scope = gs_get_be64(k + 7);
+        pt->w.start = (int64_t)gs_get_be64(k + 15);
+        n = GS_KPI_NCOUNTS;
+        break;
+    case GS_PART_DISTRICT:
+    case GS_PART_DEPARTMENT:
+        if (kl < 17) return false;
+        pt->city = gs_get_be64(k + 5);
+        pt->month = (int32_t)gs_get_be32(k + 13);
+        if (pt->kind == GS_PART_DISTRICT) {
+            if (kl != 25) return false;
+            pt->district = gs_get_be64(k + 17);
+            n = GS_SCORE_NCOUNTS;
+        } else {
+            pt->dept = (const char *)k + 17;
+            pt->dept_len = kl - 17;
+            n = GS_DEPT_NCOUNTS;
+        }
+        break;
+    case GS_PART_WATERMARK:
+        if (kl != 5 || vl != 8) return false;
+        pt->wm = (int64_t)gs_get_be64(v);
+        return true;
+    default:
+        return false;
+    }
+    if (vl != 8 * (size_t)n) return false;
+    for (int i = 0; i < n; i++)
+        pt->v[i] = (int64_t)gs_get_be64(v + 8 * i);
+    return true;
+}
+
+/* ---- restore -----------------------------------------------------------------------------------
+ */
+
+typedef struct load_ctx {
+    gs_store_t *st;
+    gs_ns_t ns;
+    bool oom;
+} load_ctx_t;
+
+static bool load_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    load_ctx_t *l = ctx;
+    if (!gs_store_put(l->st, l->ns, key, klen, val, vlen)) {
+        l->oom = true;
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Reads changelog partition `p` of `topic` from the checkpoint to its end into RocksDB (restore
+ * batches, WAL off) and updates *cp. Returns false with a logged reason on failure.
+ */
+static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_checkpoint_t *cp)
+{
+    gs_run_t *r = th->run;
+    gs_clog_reader_t *rd = gs_clog_reader_new(u->batch, u->dbid, cp);
+    if (!rd) return false;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, u->p)->offset =
+        cp->changelog_offset >= 0 ? cp->changelog_offset : RD_KAFKA_OFFSET_BEGINNING;
+    bool ok = true;
+    rd_kafka_resp_err_t e = rd_kafka_assign(th->rc, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        rlog(3, "event=restore_failed topic=%s partition=%d error=\"%s\"", topic, u->p,
+             rd_kafka_err2str(e));
+        gs_clog_reader_destroy(rd);
+        return false;
+    }
+    int64_t t0 = now_ms(), last = t0;
+    char err[512];
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(th->rc, 200);
+        if (atomic_load(&r->stop) && !m) {
+            ok = false;
+            break;
+        }
+        if (!m) {
+            if (now_ms() - last > 60000) {
+                rlog(3,
+                     "event=restore_failed topic=%s partition=%d error=\"no end of partition "
+                     "within 60 s\"",
+                     topic, u->p);
+                ok = false;
+                break;
+            }
+            continue;
+        }
+        last = now_ms();
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            break;
+        }
+        if (m->err) {
+            rlog(2, "event=restore_error topic=%s partition=%d error=\"%s\"", topic, u->p,
+                 rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        const void *hv = NULL;
+        size_t hl = 0;
+        rd_kafka_headers_t *hs = NULL;
+        if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_header_get_last(hs, GS_CLOG_HEADER, &hv, &hl);
+        gs_err_t ge =
+            gs_clog_reader_add(rd, m->offset, m->key, m->key_len, m->payload, m->len, hv, hl);
+        rd_kafka_message_destroy(m);
+        if (ge != GS_OK) {
+            ok = false;
+            break;
+        }
+        if (gs_statedb_batch_count(u->batch) >= 50000) { /* bound the batch: commit a prefix */
+            if (gs_statedb_commit(r->db, u->batch, u->dbid, gs_clog_reader_checkpoint(rd), false,
+                                  err, sizeof(err)) != GS_OK) {
+                rlog(3, "event=restore_failed error=\"%s\"", err);
+                ok = false;
+                break;
+            }
+        }
+    }
+    rd_kafka_assign(th->rc, NULL);
+    if (ok) {
+        gs_clog_reader_end(rd);
+        *cp = *gs_clog_reader_checkpoint(rd);
+        if (gs_statedb_commit(r->db, u->batch, u->dbid, cp, true, err, sizeof(err)) != GS_OK) {
+            rlog(3, "event=restore_failed error=\"%s\"", err);
+            ok = false;
+        }
+        uint64_t nread, napplied, ndropped;
+        gs_clog_reader_counts(rd, &nread, &napplied, &ndropped);
+        ADD(r->restored, napplied);
+        rlog(nread ? 1 : 0,
+             "event=restored thread=%d unit=%s partition=%d changelog_records=%" PRIu64
+             " applied=%" PRIu64 " dropped=%" PRIu64 " seq=%" PRId64 " ms=%" PRId64,
+             th->id, u->kind == U_TASK ? "task" : "rollup", u->p, nread, napplied, ndropped,
+             cp->seq, now_ms() - t0);
+    }
+    gs_statedb_batch_clear(u->batch);
+    gs_clog_reader_destroy(rd);
+    return ok;
+}
+
+static void unit_free(unit_t *u)
+{
+    if (!u) return;
+    for (int s = 0; s < GS_SRC__COUNT; s++) {
+        msgq_clear(&u->q[s]);
+        free(u->q[s].m);
+        if (u->hm[s]) rd_kafka_message_destroy(u->hm[s]);
+        gs_arena_fini(&u->arena[s]);
+    }
+    gs_task_destroy(u->task);
+    gs_rollup_destroy(u->rollup);
+    gs_statedb_batch_destroy(u->batch);
+    free(u);
+}
+
+/* Opens task or rollup `p`: restore, then the operators over the restored store. */
+static unit_t *unit_open(thread_t *th, int kind, int32_t p)
+{
+    gs_run_t *r = th->run;
+    unit_t *u = calloc(1, sizeof(*u));
+    if (!u) return NULL;
+    u->kind = kind;
+    u->p = p;
+    u->th = th;
+    u->dbid = kind == U_TASK ? (uint32_t)p : (uint32_t)p | ROLLUP_DBID;
+    u->npos = kind == U_TASK ? GS_SRC__COUNT : 1;
+    u->marker_offset = -1;
+    for (int s = 0; s < GS_SRC__COUNT; s++)
+        gs_arena_init(&u->arena[s], 4096);
+    if (!(u->batch = gs_statedb_batch_new())) goto fail;
+    char err[512];
+    gs_checkpoint_t cp;
+    if (gs_statedb_checkpoint(r->db, u->dbid, &cp, err, sizeof(err)) != GS_OK) {
+        rlog(3, "event=restore_failed error=\"%s\"", err);
+        goto fail;
+    }
+    const char *topic = r->plan[kind == U_TASK ? T_STATE_CLOG : T_ROLLUP_CLOG].name;
+    if (!restore_changelog(th, u, topic, &cp)) goto fail;
+    u->seq = cp.seq;
+    for (int i = 0; i < u->npos; i++)
+        u->pos[i] = u->committed_pos[i] = cp.positions[i];
+
+    gs_store_t *st = gs_store_new();
+    if (!st) goto fail;
+    for (int ns = 0; ns < GS_NS__COUNT; ns++) {
+        if (gs_statedb_transient((gs_ns_t)ns)) continue;
+        load_ctx_t l = {st, (gs_ns_t)ns, false};
+        if (gs_statedb_scan(r->db, u->dbid, (gs_ns_t)ns, load_one, &l) != GS_OK || l.oom) {
+            gs_store_destroy(st);
+            rlog(3, "event=restore_failed unit=%d error=\"loading state\"", p);
+            goto fail;
+        }
+    }
+    gs_store_flush(st, NULL, NULL); /* loaded, not changed */
+    gs_sink_t sink = {sink_emit, th};
+    if (kind == U_TASK) {
+        gs_partial_sink_t parts = {partial_emit, th};
+        if (!(u->task = gs_task_new((uint32_t)p, &r->cfg.params, st, &sink, &parts))) goto fail;
+        if (gs_task_restored(u->task) != GS_OK) goto fail;
+        u->finished = gs_task_watermark(u->task) == GS_TIME_MAX;
+        int64_t t = now_ms();
+        for (int s = 0; s < GS_SRC__COUNT; s++) {
+            u->last_rx[s] = t;
+            u->end[s] = -1;
+        }
+    } else {
+        if (!(u->rollup = gs_rollup_new(&r->cfg.params, (uint32_t)r->nparts, st, &sink))) goto fail;
+        if (gs_rollup_restored(u->rollup) != GS_OK) goto fail;
+        u->finished = gs_rollup_watermark(u->rollup) == GS_TIME_MAX;
+    }
+    return u;
+fail:
+    unit_free(u);
+    return NULL;
+}
+
+/* ---- the commit protocol ----------------------------------------------------------------------
+ */
+
+static void clog_entry(void *ctx, uint32_t task, gs_ns_t ns, const void *key, size_t klen,
+                       const void *val, size_t vlen)
+{
+    unit_t *u = ctx;
+    thread_t *th = u->th;
+    uint8_t stack[1024];
+    uint8_t *k = klen + 1 <= sizeof(stack) ? stack : malloc(klen + 1);
+    if (!k) {
+        th->produce_failed = true;
+        snprintf(th->produce_err, sizeof(th->produce_err), "out of memory");
+        return;
+    }
+    size_t kl = gs_clog_key(k, ns, key, klen);
+    uint8_t h[GS_CLOG_HEADER_LEN];
+    gs_clog_header(h, u->seq + 1, th->nonce);
+    hdr_t hd = {GS_CLOG_HEADER, h, sizeof(h)};
+    produce(th, th->clog_rkt[u->kind], u->p, k, kl, val, vlen, &hd, 1, NULL);
+    if (k != stack) free(k);
+    u->staged = true;
+}
+
+/* Adds the task's counter increments since the last commit to the process totals. */
+static void add_task_metrics(gs_run_t *r, unit_t *u)
+{
+    const gs_task_metrics_t *m = gs_task_metrics(u->task);
+    ADD(r->incidents, m->incidents_opened - u->last_m.incidents_opened);
+    ADD(r->signals, m->signals - u->last_m.signals);
+    ADD(r->duplicates, m->duplicates_exact - u->last_m.duplicates_exact);
+    for (int i = 0; i < 5; i++)
+        ADD(r->alerts[i], m->alerts[i] - u->last_m.alerts[i]);
+    u->last_m = *m;
+}
+
+static void for_units(thread_t *th, void (*fn)(thread_t *, unit_t *))
+{
+    for (int p = 0; p < th->run->nparts; p++) {
+        if (th->tasks[p]) fn(th, th->tasks[p]);
+        if (th->rollups[p]) fn(th, th->rollups[p]);
+    }
+}
+
+static void stage_unit(thread_t *th, unit_t *u)
+{
+    gs_store_t *st = u->kind == U_TASK ? gs_task_store(u->task) : gs_rollup_store(u->rollup);
+    u->staged = false;
+    u->marker_sent = false;
+    u->marker_offset = -1;
+    gs_statedb_stage(u->batch, u->dbid, st, clog_entry, u);
+    bool moved = false;
+    for (int i = 0; i < u->npos; i++)
+        moved = moved || u->pos[i] != u->committed_pos[i];
+    if (u->staged || moved) {
+        uint8_t v[GS_CLOG_MARKER_MAX], h[GS_CLOG_HEADER_LEN];
+        size_t vl = gs_clog_marker(v, u->seq + 1, th->nonce, u->pos, u->npos);
+        gs_clog_header(h, u->seq + 1, th->nonce);
+        hdr_t hd = {GS_CLOG_HEADER, h, sizeof(h)};
+        produce(th, th->clog_rkt[u->kind], u->p, GS_CLOG_MARKER_KEY, GS_CLOG_MARKER_KEY_LEN, v, vl,
+                &hd, 1, u);
+        u->marker_sent = true;
+    }
+}
+
+static void flush_unit(thread_t *th, unit_t *u)
+{
+    if (u->kind == U_TASK) {
+        if (gs_task_flush(u->task) != GS_OK) {
+            th->produce_failed = true;
+            snprintf(th->produce_err, sizeof(th->produce_err), "task %d: out of memory", u->p);
+        }
+        add_task_metrics(th->run, u);
+    }
+}
+
+static void flush_rollup(thread_t *th, unit_t *u)
+{
+    if (u->kind != U_ROLLUP) return;
+    if (gs_rollup_flush(u->rollup) != GS_OK) {
+        th->produce_failed = true;
+        snprintf(th->produce_err, sizeof(th->produce_err), "rollup %d: out of memory", u->p);
+    }
+    u->finished = gs_rollup_watermark(u->rollup) == GS_TIME_MAX;
+}
+
+static void persist_unit(thread_t *th, unit_t *u)
+{
+    if (!u->marker_sent) {
+        gs_statedb_batch_clear(u->batch);
+        return;
+    }
+    gs_checkpoint_t cp = {.changelog_offset = u->marker_offset >= 0 ? u->marker_offset + 1 : -1,
+                          .seq = u->seq + 1};
+    for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
+        cp.positions[i] = i < u->npos ? u->pos[i] : -1;
+    char err[512];
+    if (u->marker_offset < 0) {
+        /* no delivery report (cannot happen after a successful flush): keep the old checkpoint,
+         * the changelog has the commit */
+        gs_statedb_batch_clear(u->batch);
+    } else if (gs_statedb_commit(th->run->db, u->batch, u->dbid, &cp, true, err, sizeof(err)) !=
+               GS_OK) {
+        rlog(3, "event=state_write_failed thread=%d error=\"%s\"", th->id, err);
+        th->persist_ok = false;
+    }
+    u->seq++;
+    for (int i = 0; i < u->npos; i++)
+        u->committed_pos[i] = u->pos[i];
+}
+
+static rd_kafka_topic_partition_list_t *positions(thread_t *th)
+{
+    gs_run_t *r = th->run;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int p = 0; p < r->nparts; p++) {
+        unit_t *u = th->tasks[p];
+        if (u)
+            for (int s = 0; s < GS_SRC__COUNT; s++)
+                if (u->pos[s] >= 0)
+                    rd_kafka_topic_partition_list_add(l, gs_source_topic[s], p)->offset = u->pos[s];
+        u = th->rollups[p];
+        if (u && u->pos[0] >= 0)
+            rd_kafka_topic_partition_list_add(l, r->plan[T_PARTIALS].name, p)->offset = u->pos[0];
+    }
+    return l;
+}
+
+static void rewind_units(thread_t *th);
+
+/* Handles a failed transactional call: false when the engine must stop. */
+static bool txn_error(thread_t *th, const char *what, rd_kafka_error_t *err)
+{
+    bool fatal = rd_kafka_error_is_fatal(err);
+    bool abortable = rd_kafka_error_txn_requires_abort(err);
+    rlog(3, "event=transaction_failed thread=%d step=%s error=\"%s\" fatal=%d abortable=%d", th->id,
+         what, rd_kafka_error_string(err), fatal, abortable);
+    rd_kafka_error_destroy(err);
+    if (fatal) return false;
+    rd_kafka_error_t *e2 = rd_kafka_abort_transaction(th->pr, 30000);
+    if (e2) {
+        bool f2 = rd_kafka_error_is_fatal(e2);
+        rlog(3, "event=abort_failed thread=%d error=\"%s\"", th->id, rd_kafka_error_string(e2));
+        rd_kafka_error_destroy(e2);
+        if (f2) return false;
+    }
+    th->txn_open = false;
+    ADD(th->run->aborts, 1);
+    rewind_units(th);
+    return true;
+}
+
+static bool begin_txn(thread_t *th)
+{
+    if (!th->run->cfg.exactly_once || th->txn_open) return true;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(th->pr);
+    if (e) {
+        rlog(3, "event=transaction_failed thread=%d step=begin error=\"%s\"", th->id,
+             rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return false;
+    }
+    th->txn_open = true;
+    return true;
+}
+
+/*
+ * One commit of every unit of the thread (DESIGN.md "commit protocol"). Returns false when the
+ * thread must stop (fatal Kafka or RocksDB error, logged).
+ */
+static bool commit_all(thread_t *th)
+{
+    gs_run_t *r = th->run;
+    th->last_commit = now_ms();
+    if (!begin_txn(th)) return false;
+    for_units(th, flush_unit);
+    for_units(th, flush_rollup);
+    for_units(th, stage_unit);
+    /* every record delivered (delivery reports give the markers' offsets) */
+    while (rd_kafka_outq_len(th->pr) > 0 && !th->produce_failed)
+        rd_kafka_flush(th->pr, 1000);
+    if (th->produced == 0 && !th->produce_failed) return true; /* nothing moved: no commit */
+    th->produced = 0;
+    if (r->cfg.exactly_once) {
+        if (th->produce_failed) {
+            rlog(3, "event=produce_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            rd_kafka_error_t *e = rd_kafka_abort_transaction(th->pr, 30000);
+            if (e) {
+                bool fatal = rd_kafka_error_is_fatal(e);
+                rd_kafka_error_destroy(e);
+                if (fatal) return false;
+            }
+            th->txn_open = false;
+            ADD(r->aborts, 1);
+            rewind_units(th);
+            return begin_txn(th);
+        }
+        rd_kafka_topic_partition_list_t *l = positions(th);
+        if (l->cnt > 0) {
+            rd_kafka_consumer_group_metadata_t *md = rd_kafka_consumer_group_metadata(th->c);
+            rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(th->pr, l, md, 30000);
+            rd_kafka_consumer_group_metadata_destroy(md);
+            if (e) {
+                rd_kafka_topic_partition_list_destroy(l);
+                return txn_error(th, "send_offsets", e) && begin_txn(th);
+            }
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(th->pr, 60000);
+        if (e) return txn_error(th, "commit", e) && begin_txn(th);
+        th->txn_open = false;
+    } else {
+        if (th->produce_failed) {
+            rlog(3, "event=produce_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            th->produce_failed = false;
+            ADD(r->aborts, 1);
+            rewind_units(th);
+            return true;
+        }
+        rd_kafka_topic_partition_list_t *l = positions(th);
+        if (l->cnt > 0) {
+            rd_kafka_resp_err_t e = rd_kafka_commit(th->c, l, 0);
+            if (e)
+                rlog(2, "event=offset_commit_failed thread=%d error=\"%s\"", th->id,
+                     rd_kafka_err2str(e));
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    /* committed: now the same state goes to RocksDB with the new checkpoint */
+    th->persist_ok = true;
+    for_units(th, persist_unit);
+    ADD(r->commits, 1);
+    if (!th->persist_ok) return false;
+    return begin_txn(th);
+}
+
+/* ---- assignment --------------------------------------------------------------------------------
+ */
+
+static int topic_index(const gs_run_t *r, const char *name)
+{
+    for (int s = 0; s < GS_SRC__COUNT; s++)
+        if (strcmp(name, gs_source_topic[s]) == 0) return s;
+    if (strcmp(name, r->plan[T_PARTIALS].name) == 0) return T_PARTIALS;
+    return -1;
+}
+
+static void close_all(thread_t *th)
+{
+    for (int p = 0; p < th->run->nparts; p++) {
+        unit_free(th->tasks[p]);
+        unit_free(th->rollups[p]);
+        th->tasks[p] = th->rollups[p] = NULL;
+    }
+    atomic_store(&th->ntasks, 0);
+    atomic_store(&th->nrollups, 0);
+}
+
+/* Fills the partition list's offsets from the units' positions. */
+static void set_offsets(thread_t *th, rd_kafka_topic_partition_list_t *l)
+{
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        int ti = topic_index(th->run, tp->topic);
+        unit_t *u = ti == T_PARTIALS ? th->rollups[tp->partition]
+                    : ti >= 0        ? th->tasks[tp->partition]
+                                     : NULL;
+        int64_t pos = u ? u->pos[ti == T_PARTIALS ? 0 : ti] : -1;
+        tp->offset = pos >= 0 ? pos : RD_KAFKA_OFFSET_BEGINNING;
+    }
+}
+
+static bool open_assigned(thread_t *th, const rd_kafka_topic_partition_list_t *l)
+{
+    gs_run_t *r = th->run;
+    for (int i = 0; i < l->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &l->elems[i];
+        int ti = topic_index(r, tp->topic);
+        if (ti < 0 || tp->partition < 0 || tp->partition >= r->nparts) continue;
+        unit_t **slot = ti == T_PARTIALS ? &th->rollups[tp->partition] : &th->tasks[tp->partition];
+        if (*slot) continue;
+        if (!(*slot = unit_open(th, ti == T_PARTIALS ? U_ROLLUP : U_TASK, tp->partition)))
+            return false;
+        if (ti == T_PARTIALS)
+            atomic_fetch_add(&th->nrollups, 1);
+        else
+            atomic_fetch_add(&th->ntasks, 1);
+        unit_t *u = *slot;
+        if (u->kind == U_TASK && r->o.until_end)
+            for (int s = 0; s < GS_SRC__COUNT; s++) {
+                int64_t lo = 0, hi = 0;
+                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(th->c, gs_source_topic[s],
+                                                                         u->p, &lo, &hi, 10000);
+                if (e) {
+                    rlog(3, "event=end_offsets_failed topic=%s partition=%d error=\"%s\"",
+                         gs_source_topic[s], u->p, rd_kafka_err2str(e));
+                    return false;
+                }
+                u->begin[s] = lo;
+                u->end[s] = hi;
+            }
+    }
+    return true;
+}
+
+static void rewind_units(thread_t *th)
+{
+    /* back to the last commit: reopen every unit from RocksDB and its changelog */
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(th->c, &l) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    close_all(th);
+    if (!open_assigned(th, l)) {
+        atomic_store(&th->failed, true);
+        atomic_store(&th->run->stop, true);
+    } else {
+        set_offsets(th, l);
+        rd_kafka_assign(th->c, l);
+        rlog(1, "event=rewound thread=%d partitions=%d", th->id, l->cnt);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    th->produce_failed = false;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    thread_t *th = opaque;
+    gs_run_t *r = th->run;
+    char parts[512] = "";
+    for (int i = 0; i < l->cnt && strlen(parts) < sizeof(parts) - 40; i++)
+        snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts), "%s%s:%d", i ? "," : "",
+                 l->elems[i].topic, (int)l->elems[i].partition);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        ADD(r->rebalances, 1);
+        rlog(1, "event=assigned thread=%d partitions=\"%s\"", th->id, parts);
+        if (!open_assigned(th, l)) {
+            rlog(3, "event=assignment_failed thread=%d", th->id);
+            atomic_store(&th->failed, true);
+            atomic_store(&r->stop, true);
+            close_all(th);
+            rd_kafka_assign(rk, NULL);
+            return;
+        }
+        set_offsets(th, l);
+        rd_kafka_assign(rk, l);
+        th->assigned_once = true;
+    } else {
+        rlog(1, "event=revoked thread=%d partitions=\"%s\"", th->id, parts);
+        if (!atomic_load(&th->failed) && !commit_all(th)) {
+            atomic_store(&th->failed, true);
+            atomic_store(&r->stop, true);
+        }
+        close_all(th);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- the task merge ----------------------------------------------------------------------------
+ */
+
+static void to_dlq(thread_t *th, const rd_kafka_message_t *m, gs_err_t why)
+{
+    gs_run_t *r = th->run;
+    ADD(r->dlq[gs_reason_index(why)], 1);
+    ADD(r->out[GS_OUT_DLQ], 1);
+    const char *reason = gs_err_str(why);
+    char part[16], off[24];
+    snprintf(part, sizeof(part), "%d", (int)m->partition);
+    snprintf(off, sizeof(off), "%" PRId64, m->offset);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    hdr_t h[4] = {{"error", reason, strlen(reason)},
+                  {"source.topic", topic, strlen(topic)},
+                  {"source.partition", part, strlen(part)},
+                  {"source.offset", off, strlen(off)}};
+    produce(th, th->out_rkt[GS_OUT_DLQ], m->partition % r->plan[4 + GS_OUT_DLQ].partitions, m->key,
+            m->key_len, m->payload, m->len, h, 4, NULL);
+}
+
+/* Applies records in merge order while the rule allows; returns the number applied. */
+static size_t drain_task(thread_t *th, unit_t *u, int64_t now)
+{
+    gs_run_t *r = th->run;
+    size_t applied = 0;
+    if (u->finished) {
+        for (int s = 0; s < GS_SRC__COUNT; s++) /* input beyond the end: left for a later run */
+            msgq_clear(&u->q[s]);
+        return 0;
+    }
+    for (;;) {
+        int64_t ht[GS_SRC__COUNT];
+        bool has[GS_SRC__COUNT];
+        bool wait = false;
+        for (int s = 0; s < GS_SRC__COUNT; s++) {
+            if (!u->hv[s] && u->q[s].n) {
+                rd_kafka_message_t *m = msgq_pop(&u->q[s]);
+                gs_arena_reset(&u->arena[s]);
+                u->verr[s] = gs_validate((gs_source_t)s, m->key, m->key_len, m->payload, m->len,
+                                         &u->arena[s], &u->ev[s]);
+                if (u->verr[s] == GS_OK &&
+                    gs_partition_for_key(m->key, m->key_len, (uint32_t)r->nparts) != (uint32_t)u->p)
+                    u->verr[s] = GS_ERR_WRONG_PARTITION;
+                u->hm[s] = m;
+                u->hv[s] = true;
+            }
+            if (u->hv[s]) {
+                if (u->idle[s] && !r->o.until_end) {
+                    u->idle[s] = false;
+                    gs_task_set_idle(u->task, (gs_source_t)s, false);
+                }
+            } else if (r->o.until_end) {
+                int64_t pos = u->pos[s] >= 0 ? u->pos[s] : u->begin[s];
+                if (pos >= u->end[s]) {
+                    if (!u->idle[s]) {
+                        u->idle[s] = true;
+                        gs_task_set_idle(u->task, (gs_source_t)s, true);
+                    }
+                } else {
+                    wait = true;
+                }
+            } else {
+                int64_t lo = -1, hi = -1;
+                rd_kafka_get_watermark_offsets(th->c, gs_source_topic[s], u->p, &lo, &hi);
+                int64_t pos = u->pos[s] >= 0 ? u->pos[s] : lo;
+                bool caught_up = hi >= 0 && pos >= 0 && pos >= hi;
+                if (!caught_up) wait = true;
+                if (!u->idle[s] && now - u->last_rx[s] >= r->cfg.idle_timeout_ms) {
+                    u->idle[s] = true;
+                    gs_task_set_idle(u->task, (gs_source_t)s, true);
+                }
+            }
+            has[s] = u->hv[s];
+            ht[s] = u->ev[s].t;
+        }
+        if (wait) break;
+        int s = gs_merge_pick(ht, has);
+        if (s < 0) break;
+        rd_kafka_message_t *m = u->hm[s];
+        ADD(r->records_in[s], 1);
+        gs_err_t rej = u->verr[s];
+        if (rej == GS_OK) rej = gs_task_apply(u->task, &u->ev[s]);
+        if (rej != GS_OK) to_dlq(th, m, rej);
+        u->pos[s] = m->offset + 1;
+        rd_kafka_message_destroy(m);
+        u->hm[s] = NULL;
+        u->hv[s] = false;
+        applied++;
+    }
+    if (r->o.until_end) {
+        bool ended = true;
+        for (int s = 0; s < GS_SRC__COUNT; s++)
+            ended = ended && !u->hv[s] && u->idle[s];
+        if (ended) {
+            gs_task_finish(u->task);
+            u->finished = true;
+        }
+    }
+    return applied;
+}
+
+/* Pauses input partitions whose buffer is full, resumes those that drained below half. */
+static void backpressure(thread_t *th, unit_t *u)
+{
+    size_t cap = (size_t)th->run->cfg.buffered_records;
+    for (int s = 0; s < GS_SRC__COUNT; s++) {
+        bool full = u->q[s].n >= cap, low = u->q[s].n <= cap / 2;
+        if (full == u->paused[s] || (!full && !low)) continue;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, gs_source_topic[s], u->p);
+        if (full)
+            rd_kafka_pause_partitions(th->c, l);
+        else
+            rd_kafka_resume_partitions(th->c, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        u->paused[s] = full;
+    }
+}
+
+static void route(thread_t *th, rd_kafka_message_t *m)
+{
+    gs_run_t *r = th->run;
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            rlog(2, "event=consume_error thread=%d error=\"%s\"", th->id,
+                 rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    int ti = topic_index(r, rd_kafka_topic_name(m->rkt));
+    int32_t p = m->partition;
+    if (ti == T_PARTIALS && p < r->nparts && th->rollups[p]) {
+        unit_t *u = th->rollups[p];
+        gs_partial_t pt;
+        if (partial_decode(m->key, m->key_len, m->payload, m->len, &pt))
+            gs_rollup_add(u->rollup, &pt);
+        u->pos[0] = m->offset + 1;
+        rd_kafka_message_destroy(m);
+        return;
+    }
+    if (ti >= 0 && ti < GS_SRC__COUNT && p < r->nparts && th->tasks[p]) {
+        unit_t *u = th->tasks[p];
+        u->last_rx[ti] = now_ms();
+        if (msgq_push(&u->q[ti], m)) return;
+    }
+    rd_kafka_message_destroy(m); /* a partition no longer ours */
+}
+
+static bool thread_done(thread_t *th)
+{
+    if (!th->assigned_once) return false;
+    for (int p = 0; p < th->run->nparts; p++) {
+        if (th->tasks[p] && !th->tasks[p]->finished) return false;
+        if (th->rollups[p] && !th->rollups[p]->finished) return false;
+    }
+    return true;
+}
+
+static void update_gauges(thread_t *th)
+{
+    uint64_t lag = 0;
+    int64_t wm = INT64_MAX;
+    bool any = false;
+    for (int p = 0; p < th->run->nparts; p++) {
+        unit_t *u = th->tasks[p];
+        if (!u) continue;
+        any = true;
+        int64_t w = gs_task_watermark(u->task);
+        if (w < wm) wm = w;
+        for (int s = 0; s < GS_SRC__COUNT; s++) {
+            int64_t lo = -1, hi = -1;
+            rd_kafka_get_watermark_offsets(th->c, gs_source_topic[s], p, &lo, &hi);
+            int64_t pos = u->pos[s] >= 0 ? u->pos[s] : (lo >= 0 ? lo : 0);
+            if (hi > pos) lag += (uint64_t)(hi - pos);
+        }
+    }
+    atomic_store_explicit(&th->lag, lag, RELAXED);
+    atomic_store_explicit(&th->min_wm, any ? wm : GS_TIME_MIN, RELAXED);
+}
+
+/* ---- the stream thread -------------------------------------------------------------------------
+ */
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    /* librdkafka levels are syslog's: 0..3 errors, 4 warning, 5..7 notice/info/debug */
+    rlog(level <= 3 ? 2 : 0, "event=kafka client=%s facility=%s message=\"%s\"", rd_kafka_name(rk),
+         fac, buf);
+}
+
+static rd_kafka_conf_t *base_conf(gs_run_t *r, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", r->bootstrap, NULL, 0);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    if (gs_config_kafka_apply(&r->cfg, conf, err, errlen) != GS_OK) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    /* the embedded or configured brokers, whatever kafka.bootstrap.servers might say */
+    rd_kafka_conf_set(conf, "bootstrap.servers", r->bootstrap, NULL, 0);
+    return conf;
+}
+
+static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t len)
+{
+    return rd_kafka_conf_set(conf, k, v, err, len) == RD_KAFKA_CONF_OK;
+}
+
+static bool thread_clients(thread_t *th, char *err, size_t errlen)
+{
+    gs_run_t *r = th->run;
+    char v[512];
+    /* group consumer */
+    rd_kafka_conf_t *conf = base_conf(r, err, errlen);
+    if (!conf) return false;
+    snprintf(v, sizeof(v), "%s-%s-%d", r->cfg.application_id, r->instance, th->id);
+    if (!conf_set(conf, "group.id", r->cfg.application_id, err, errlen) ||
+        !conf_set(conf, "group.instance.id", v, err, errlen) ||
+        !conf_set(conf, "client.id", v, err, errlen) ||
+        !conf_set(conf, "partition.assignment.strategy", "range", err, errlen) ||
+        !conf_set(conf, "isolation.level", "read_committed", err, errlen) ||
+        !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+        !conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+        !conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, th);
+    if (!(th->c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen))) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_poll_set_consumer(th->c);
+    /* restore consumer: assign only, to the end of a partition */
+    if (!(conf = base_conf(r, err, errlen))) return false;
+    snprintf(v, sizeof(v), "%s-%s-%d-restore", r->cfg.application_id, r->instance, th->id);
+    if (!conf_set(conf, "group.id", v, err, errlen) ||
+        !conf_set(conf, "client.id", v, err, errlen) ||
+        !conf_set(conf, "isolation.level", "read_committed", err, errlen) ||
+        !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+        !conf_set(conf, "enable.partition.eof", "true", err, errlen) ||
+        !conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    if (!(th->rc = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen))) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_poll_set_consumer(th->rc);
+    /* producer */
+    if (!(conf = base_conf(r, err, errlen))) return false;
+    snprintf(v, sizeof(v), "%s-%s-%d", r->cfg.application_id, r->instance, th->id);
+    bool ok = conf_set(conf, "client.id", v, err, errlen) &&
+              conf_set(conf, "enable.idempotence", "true", err, errlen) &&
+              conf_set(conf, "linger.ms", "5", err, errlen) &&
+              conf_set(conf, "queue.buffering.max.messages", "1000000", err, errlen) &&
+              conf_set(conf, "queue.buffering.max.kbytes", "1048576", err, errlen);
+    if (ok && r->cfg.exactly_once) ok = conf_set(conf, "transactional.id", v, err, errlen);
+    if (!ok) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, th);
+    if (!(th->pr = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen))) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    for (int o = 0; o < GS_OUT__COUNT; o++)
+        th->out_rkt[o] = rd_kafka_topic_new(th->pr, r->plan[4 + o].name, NULL);
+    th->part_rkt = rd_kafka_topic_new(th->pr, r->plan[T_PARTIALS].name, NULL);
+    th->clog_rkt[U_TASK] = rd_kafka_topic_new(th->pr, r->plan[T_STATE_CLOG].name, NULL);
+    th->clog_rkt[U_ROLLUP] = rd_kafka_topic_new(th->pr, r->plan[T_ROLLUP_CLOG].name, NULL);
+    if (r->cfg.exactly_once) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(th->pr, 60000);
+        if (e) {
+            snprintf(err, errlen, "init_transactions: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void thread_fini(thread_t *th)
+{
+    close_all(th);
+    for (int o = 0; o < GS_OUT__COUNT; o++)
+        if (th->out_rkt[o]) rd_kafka_topic_destroy(th->out_rkt[o]);
+    if (th->part_rkt) rd_kafka_topic_destroy(th->part_rkt);
+    for (int i = 0; i < 2; i++)
+        if (th->clog_rkt[i]) rd_kafka_topic_destroy(th->clog_rkt[i]);
+    if (th->c) rd_kafka_destroy(th->c);
+    if (th->rc) rd_kafka_destroy(th->rc);
+    if (th->pr) rd_kafka_destroy(th->pr);
+    free(th->tasks);
+    free(th->rollups);
+}
+
+static void *thread_main(void *arg)
+{
+    thread_t *th = arg;
+    gs_run_t *r = th->run;
+    char err[512];
+    th->nonce = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 16) ^ (uint64_t)th->id ^
+                (uint64_t)now_ms() * 0x9e3779b97f4a7c15u;
+    if (!thread_clients(th, err, sizeof(err))) {
+        rlog(3, "event=thread_failed thread=%d error=\"%s\"", th->id, err);
+        atomic_store(&th->failed, true);
+        atomic_store(&r->stop, true);
+        goto out;
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(5);
+    for (int s = 0; s < GS_SRC__COUNT; s++)
+        rd_kafka_topic_partition_list_add(sub, gs_source_topic[s], RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(sub, r->plan[T_PARTIALS].name, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(th->c, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        rlog(3, "event=thread_failed thread=%d error=\"subscribe: %s\"", th->id,
+             rd_kafka_err2str(e));
+        atomic_store(&th->failed, true);
+        atomic_store(&r->stop, true);
+        goto out;
+    }
+    th->last_commit = now_ms();
+    begin_txn(th);
+    int64_t last_gauges = 0;
+    while (!atomic_load(&r->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(th->c, 20);
+        int n = 0;
+        while (m) {
+            route(th, m);
+            if (++n >= 2000) break;
+            m = rd_kafka_consumer_poll(th->c, 0);
+        }
+        int64_t now = now_ms();
+        for (int p = 0; p < r->nparts; p++)
+            if (th->tasks[p]) {
+                drain_task(th, th->tasks[p], now);
+                backpressure(th, th->tasks[p]);
+            }
+        rd_kafka_poll(th->pr, 0);
+        if (now - th->last_commit >= r->cfg.commit_interval_ms) {
+            if (!commit_all(th)) {
+                atomic_store(&th->failed, true);
+                atomic_store(&r->stop, true);
+                break;
+            }
+            atomic_store(&th->done, r->o.until_end && thread_done(th));
+        }
+        if (now - last_gauges >= 500) {
+            update_gauges(th);
+            last_gauges = now;
+        }
+    }
+    if (!atomic_load(&th->failed) && !commit_all(th)) atomic_store(&th->failed, true);
+    update_gauges(th);
+    /* leave the group: the revocation commits once more (nothing left) and closes the units */
+    rd_kafka_consumer_close(th->c);
+    if (th->txn_open) {
+        rd_kafka_error_t *ae = rd_kafka_abort_transaction(th->pr, 10000);
+        if (ae) rd_kafka_error_destroy(ae);
+        th->txn_open = false;
+    }
+    rd_kafka_consumer_close(th->rc);
+out:
+    atomic_fetch_sub(&r->threads_running, 1);
+    return NULL;
+}
+
+/* ---- start: cluster, topics, state -------------------------------------------------------------
+ */
+
+/* Checks the topics against the plan; fills r->nparts and r->plan. */
+static bool check_topics(gs_run_t *r, char *errbuf, size_t errlen)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = base_conf(r, err, sizeof(err));
+    if (!conf) {
+        snprintf(errbuf, errlen, "%s", err);
+        return false;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errbuf, errlen, "Kafka client: %s", err);
+        return false;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    /* all topics: asking for one by name would make the embedded cluster create it */
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (e) {
+        snprintf(errbuf, errlen,
+                 "cannot reach the Kafka cluster at bootstrap.servers=%s within 10 s (%s)",
+                 r->bootstrap, rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return false;
+    }
+    int counts[GS_SRC__COUNT];
+    bool ok = true;
+    for (int s = 0; s < GS_SRC__COUNT && ok; s++) {
+        counts[s] = -1;
+        for (int i = 0; i < md->topic_cnt; i++)
+            if (strcmp(md->topics[i].topic, gs_source_topic[s]) == 0)
+                counts[s] = md->topics[i].partition_cnt;
+        if (counts[s] <= 0) {
+            snprintf(errbuf, errlen,
+                     "input topic %s does not exist on %s: create the four input topics with the "
+                     "same partition count (see 'gridstream topics --partitions N')",
+                     gs_source_topic[s], r->bootstrap);
+            ok = false;
+        } else if (s > 0 && counts[s] != counts[0]) {
+            snprintf(errbuf, errlen,
+                     "input topics are not co-partitioned: %s has %d partitions, %s has %d; every "
+                     "input topic needs the same count (SPEC 4)",
+                     gs_source_topic[0], counts[0], gs_source_topic[s], counts[s]);
+            ok = false;
+        }
+    }
+    if (ok && counts[0] > MAX_TOPIC_PARTS) {
+        snprintf(errbuf, errlen, "%s has %d partitions, more than %d", gs_source_topic[0],
+                 counts[0], MAX_TOPIC_PARTS);
+        ok = false;
+    }
+    if (ok) {
+        r->nparts = counts[0];
+        gs_topics_plan(&r->cfg, r->nparts, r->plan, GS_TOPICS_COUNT);
+        for (int t = GS_SRC__COUNT; t < GS_TOPICS_COUNT && ok; t++) {
+            int have = -1;
+            for (int i = 0; i < md->topic_cnt; i++)
+                if (strcmp(md->topics[i].topic, r->plan[t].name) == 0)
+                    have = md->topics[i].partition_cnt;
+            if (have == r->plan[t].partitions) continue;
+            if (have <= 0)
+                snprintf(errbuf, errlen,
+                         "topic %s does not exist on %s: create it as the plan says: \"%s %d "
+                         "%s\" ('gridstream topics --partitions %d' lists every topic)",
+                         r->plan[t].name, r->bootstrap, r->plan[t].name, r->plan[t].partitions,
+                         r->plan[t].cleanup, r->nparts);
+            else
+                snprintf(errbuf, errlen,
+                         "topic %s has %d partitions, the plan needs %d: \"%s %d %s\" (recreate "
+                         "it, or reset the application)",
+                         r->plan[t].name, have, r->plan[t].partitions, r->plan[t].name,
+                         r->plan[t].partitions, r->plan[t].cleanup);
+            ok = false;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    return ok;
+}
+
+static void default_instance(gs_run_t *r)
+{
+    if (r->cfg.instance_id[0]) {
+        snprintf(r->instance, sizeof(r->instance), "%s", r->cfg.instance_id);
+        return;
+    }
+    char host[128] = "host";
+    gethostname(host, sizeof(host) - 1);
+    uint32_t h = 2166136261u; /* FNV-1a of the state directory: unique per process on a host */
+    for (const char *p = r->cfg.state_dir; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    char *q = host;
+    for (; *q; q++)
+        if (!(*q >= 'a' && *q <= 'z') && !(*q >= 'A' && *q <= 'Z') && !(*q >= '0' && *q <= '9') &&
+            *q != '-' && *q != '.')
+            *q = '-';
+    snprintf(r->instance, sizeof(r->instance), "%s-%08x", host, h);
+}
+
+static bool mkdirs(const char *path, char *errbuf, size_t errlen)
+{
+    char tmp[2048];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0777) != 0 && errno != EEXIST) goto fail;
+            *p = '/';
+        }
+    if (mkdir(tmp, 0777) != 0 && errno != EEXIST) goto fail;
+    return true;
+fail:
+    snprintf(errbuf, errlen, "state.dir: cannot create %s: %s", tmp, strerror(errno));
+    return false;
+}
+
+gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *errbuf, size_t errlen)
+{
+    gs_run_t *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    r->cfg = *cfg;
+    r->o = *o;
+    if (r->o.partitions <= 0) r->o.partitions = 4;
+    if (r->o.brokers <= 0) r->o.brokers = 3;
+    log_min_level = cfg->log_level;
+    default_instance(r);
+    if (!cfg->bootstrap_servers[0]) {
+        gs_topic_spec_t plan[GS_TOPICS_COUNT];
+        size_t n = gs_topics_plan(cfg, r->o.partitions, plan, GS_TOPICS_COUNT);
+        if (!(r->cluster = gs_cluster_start(r->o.brokers, plan, n, errbuf, errlen))) goto fail;
+        snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", gs_cluster_bootstrap(r->cluster));
+        if (o->bootstrap) {
+            fprintf(o->bootstrap, "bootstrap: %s\n", r->bootstrap);
+            fflush(o->bootstrap);
+        }
+        rlog(1, "event=embedded_cluster brokers=%d partitions=%d bootstrap=%s", r->o.brokers,
+             r->o.partitions, r->bootstrap);
+    } else {
+        snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", cfg->bootstrap_servers);
+    }
+    if (!check_topics(r, errbuf, errlen)) goto fail;
+    char dir[2048];
+    snprintf(dir, sizeof(dir), "%s/%s", cfg->state_dir, cfg->application_id);
+    if (!mkdirs(dir, errbuf, errlen)) goto fail;
+    if (!(r->db = gs_statedb_open(dir, (size_t)cfg->state_memory_bytes, errbuf, errlen))) goto fail;
+    r->nth = cfg->num_stream_threads;
+    if (!(r->th = calloc((size_t)r->nth, sizeof(*r->th)))) goto fail;
+    rlog(1,
+         "event=start version=%s application.id=%s instance=%s bootstrap=%s partitions=%d "
+         "threads=%d guarantee=%s commit.interval.ms=%" PRId64 " state=%s until_end=%d",
+         GS_VERSION, cfg->application_id, r->instance, r->bootstrap, r->nparts, r->nth,
+         cfg->exactly_once ? "exactly_once" : "at_least_once", cfg->commit_interval_ms, dir,
+         o->until_end);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the caller's thread */
+    for (int i = 0; i < r->nth; i++) {
+        thread_t *th = &r->th[i];
+        th->run = r;
+        th->id = i;
+        th->tasks = calloc((size_t)r->nparts, sizeof(unit_t *));
+        th->rollups = calloc((size_t)r->nparts, sizeof(unit_t *));
+        atomic_store(&th->min_wm, GS_TIME_MIN);
+        atomic_fetch_add(&r->threads_running, 1);
+        if (!th->tasks || !th->rollups || pthread_create(&th->tid, NULL, thread_main, th) != 0) {
+            atomic_fetch_sub(&r->threads_running, 1);
+            r->nth = i;
+            free(th->tasks);
+            free(th->rollups);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            snprintf(errbuf, errlen, "cannot start stream thread %d", i);
+            atomic_store(&r->stop, true);
+            gs_run_join(r);
+            return NULL;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+fail:
+    gs_statedb_close(r->db);
+    gs_cluster_stop(r->cluster);
+    free(r);
+    return NULL;
+}
+
+const char *gs_run_bootstrap(const gs_run_t *r)
+{
+    return r->bootstrap;
+}
+
+void gs_run_stop(gs_run_t *r)
+{
+    atomic_store(&r->stop, true);
+}
+
+bool gs_run_finished(const gs_run_t *r)
+{
+    if (atomic_load(&r->threads_running) == 0) return true;
+    if (!r->o.until_end) return false;
+    for (int i = 0; i < r->nth; i++)
+        if (!atomic_load(&r->th[i].done)) return false;
+    return true;
+}
+
+void gs_run_stats(const gs_run_t *r, gs_run_stats_t *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (int i = 0; i < GS_SRC__COUNT; i++)
+        st->records_in[i] = atomic_load_explicit(&r->records_in[i], RELAXED);
+    for (int i = 0; i < GS_REASON_COUNT; i++)
+        st->dlq[i] = atomic_load_explicit(&r->dlq[i], RELAXED);
+    for (int i = 0; i < GS_OUT__COUNT; i++)
+        st->out[i] = atomic_load_explicit(&r->out[i], RELAXED);
+    st->incidents_opened = atomic_load_explicit(&r->incidents, RELAXED);
+    st->signals = atomic_load_explicit(&r->signals, RELAXED);
+    st->duplicates = atomic_load_explicit(&r->duplicates, RELAXED);
+    for (int i = 0; i < 5; i++)
+        st->alerts[i] = atomic_load_explicit(&r->alerts[i], RELAXED);
+    st->commits = atomic_load_explicit(&r->commits, RELAXED);
+    st->aborts = atomic_load_explicit(&r->aborts, RELAXED);
+    st->rebalances = atomic_load_explicit(&r->rebalances, RELAXED);
+    st->restored_records = atomic_load_explicit(&r->restored, RELAXED);
+    st->min_watermark = GS_TIME_MIN;
+    bool any = false;
+    for (int i = 0; i < r->nth; i++) {
+        const thread_t *th = &r->th[i];
+        st->lag += atomic_load_explicit(&th->lag, RELAXED);
+        int nt = atomic_load_explicit(&th->ntasks, RELAXED);
+        st->tasks += nt;
+        st->rollups += atomic_load_explicit(&th->nrollups, RELAXED);
+        int64_t w = atomic_load_explicit(&th->min_wm, RELAXED);
+        if (nt > 0 && (!any || w < st->min_watermark)) {
+            st->min_watermark = w;
+            any = true;
+        }
+    }
+}
+
+int gs_run_join(gs_run_t *r)
+{
+    int rc = 0;
+    for (int i = 0; i < r->nth; i++) {
+        pthread_join(r->th[i].tid, NULL);
+        if (atomic_load(&r->th[i].failed)) rc = 1;
+        thread_fini(&r->th[i]);
+    }
+    free(r->th);
+    gs_statedb_close(r->db);
+    gs_cluster_stop(r->cluster);
+    free(r);
+    return rc;
+}
+
+/* ---- the command -------------------------------------------------------------------------------
+ */
+
+static gs_run_t *volatile g_run;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_run) gs_run_stop(g_run);
+}
+
+static void run_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: gridstream run [--config FILE] [--set key=value]... [--until-end]\n"
+            "                      [--partitions N] [--brokers B]\n"
+            "\n"
+            "Runs the engine: consumes city.reports, city.sensors, city.video and city.cases from\n"
+            "bootstrap.servers and writes gridstream.kpi, .incidents, .alerts, .scorecards and\n"
+            ".dlq, with state in state.dir and its changelog topics. With no bootstrap.servers\n"
+            "it starts the embedded cluster (N input partitions, default 4; B brokers, default\n"
+            "3), creates every topic and prints \"bootstrap: HOST:PORT,...\" on stdout.\n"
+            "\n"
+            "  --until-end   process what the inputs hold, then end the input as replay does\n"
+            "                (every window closes, every scorecard is evaluated), commit, exit 0\n"
+            "\n"
+            "SIGINT or SIGTERM: commit and exit 0. Exit 1 on a runtime failure (message on\n"
+            "stderr), 2 on a usage or configuration error.\n");
+}
+
+static void progress(gs_run_t *r, int64_t *last_ms, uint64_t *last_in)
+{
+    gs_run_stats_t st;
+    gs_run_stats(r, &st);
+    uint64_t in = 0, dlq = 0;
+    for (int i = 0; i < GS_SRC__COUNT; i++)
+        in += st.records_in[i];
+    for (int i = 0; i < GS_REASON_COUNT; i++)
+        dlq += st.dlq[i];
+    int64_t now = now_ms();
+    double rate = now > *last_ms ? (double)(in - *last_in) * 1000.0 / (double)(now - *last_ms) : 0;
+    rlog(1,
+         "event=progress records_in=%" PRIu64 " records_per_s=%.0f lag=%" PRIu64 " dlq=%" PRIu64
+         " incidents=%" PRIu64 " kpi_out=%" PRIu64 " alerts_out=%" PRIu64 " scorecards=%" PRIu64
+         " tasks=%d rollups=%d commits=%" PRIu64 " aborts=%" PRIu64,
+         in, rate, st.lag, dlq, st.incidents_opened, st.out[GS_OUT_KPI], st.out[GS_OUT_ALERTS],
+         st.out[GS_OUT_SCORECARDS], st.tasks, st.rollups, st.commits, st.aborts);
+    *last_ms = now;
+    *last_in = in;
+}
+
+int gs_run_main(int argc, char **argv)
+{
+    gs_run_opts_t o = {.partitions = 4, .brokers = 3, .bootstrap = stdout};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            run_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--until-end") == 0) {
+            o.until_end = true;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            o.quiet = true;
+        } else if ((strcmp(argv[i], "--partitions") == 0 || strcmp(argv[i], "--brokers") == 0) &&
+                   i + 1 < argc) {
+            int n;
+            bool parts = strcmp(argv[i], "--partitions") == 0;
+            if (!gs_topics_parse_partitions(argv[i + 1], &n) || (!parts && n > 32)) {
+                fprintf(stderr, "gridstream run: %s: '%s' is not a count in 1..%d\n", argv[i],
+                        argv[i + 1], parts ? GS_TOPICS_MAX_PARTITIONS : 32);
+                return 2;
+            }
+            if (parts)
+                o.partitions = n;
+            else
+                o.brokers = n;
+            i++;
+        } else if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--set") == 0) &&
+                   i + 1 < argc) {
+            i++;
+        } else {
+            fprintf(stderr, "gridstream run: unknown option '%s'\n\n", argv[i]);
+            run_usage(stderr);
+            return 2;
+        }
+    }
+    extern char **environ;
+    gs_config_t cfg;
+    if (gs_config_from_cli(&cfg, NULL, argc, argv, environ) != GS_OK) return 2;
+    char err[1024];
+    gs_run_t *r = gs_run_start(&cfg, &o, err, sizeof(err));
+    if (!r) {
+        fprintf(stderr, "gridstream run: %s\n", err);
+        return 1;
+    }
+    g_run = r;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int64_t last_ms = now_ms(), last_progress = last_ms;
+    uint64_t last_in = 0;
+    while (!gs_run_finished(r)) {
+        usleep(50000);
+        if (!o.quiet && now_ms() - last_progress >= 10000) {
+            progress(r, &last_ms, &last_in);
+            last_progress = now_ms();
+        }
+    }
+    gs_run_stop(r);
+    progress(r, &last_ms, &last_in);
+    g_run = NULL;
+    int rc = gs_run_join(r);
+    rlog(1, "event=stopped exit=%d", rc);
+    return rc;
+}
