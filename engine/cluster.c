@@ -165,14 +165,15 @@ void gs_cluster_stop(gs_cluster_t *cl)
 static void broker_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gridstream broker [--partitions N] [--brokers B] [--config FILE]\n"
-            "                         [--set key=value]...\n"
+            "usage: gridstream broker [--partitions N] [--brokers B] [--no-topics]\n"
+            "                         [--config FILE] [--set key=value]...\n"
             "\n"
             "Runs the embedded Kafka-protocol cluster (librdkafka's mock cluster) in the\n"
             "foreground on 127.0.0.1 until SIGINT or SIGTERM, with every topic of the plan\n"
             "(gridstream topics) created: N input partitions (1..%d, default 4), B brokers\n"
             "(1..%d, default 3). Prints one line, \"bootstrap: HOST:PORT,...\", on stdout once\n"
-            "the topics exist; logs go to stderr.\n"
+            "the topics exist; logs go to stderr. --no-topics creates none (to try how clients\n"
+            "meet a cluster without them).\n"
             "\n"
             "A development and test broker: about 5 MB kept per partition (older data dropped),\n"
             "no CreateTopics (unknown topics are auto-created with 4 partitions), nothing\n"
@@ -194,10 +195,15 @@ static bool parse_brokers(const char *s, int *n)
 int gs_broker_main(int argc, char **argv)
 {
     int partitions = 4, brokers = 3;
+    bool no_topics = false;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             broker_usage(stdout);
             return 0;
+        }
+        if (strcmp(argv[i], "--no-topics") == 0) {
+            no_topics = true;
+            continue;
         }
         bool is_parts = strcmp(argv[i], "--partitions") == 0;
         bool is_brokers = strcmp(argv[i], "--brokers") == 0;
@@ -242,7 +248,7 @@ int gs_broker_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     gs_topic_spec_t plan[GS_TOPICS_COUNT];
-    size_t n = gs_topics_plan(&cfg, partitions, plan, GS_TOPICS_COUNT);
+    size_t n = no_topics ? 0 : gs_topics_plan(&cfg, partitions, plan, GS_TOPICS_COUNT);
     char err[1024];
     gs_cluster_t *cl = gs_cluster_start(brokers, plan, n, err, sizeof(err));
     if (!cl) {

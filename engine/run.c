@@ -393,6 +393,17 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
     gs_run_t *r = th->run;
     gs_clog_reader_t *rd = gs_clog_reader_new(u->batch, u->dbid, cp);
     if (!rd) return false;
+    int64_t t0 = now_ms(), last = t0;
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t qe = rd_kafka_query_watermark_offsets(th->rc, topic, u->p, &lo, &hi, 10000);
+    if (qe == RD_KAFKA_RESP_ERR_NO_ERROR && (hi <= lo || (cp->changelog_offset >= 0 &&
+                                                           cp->changelog_offset >= hi))) {
+        /* nothing after the checkpoint: the local state is current */
+        gs_clog_reader_destroy(rd);
+        rlog(0, "event=restored thread=%d unit=%s partition=%d changelog_records=0 seq=%" PRId64,
+             th->id, u->kind == U_TASK ? "task" : "rollup", u->p, cp->seq);
+        return true;
+    }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, u->p)->offset =
         cp->changelog_offset >= 0 ? cp->changelog_offset : RD_KAFKA_OFFSET_BEGINNING;
@@ -405,7 +416,6 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         gs_clog_reader_destroy(rd);
         return false;
     }
-    int64_t t0 = now_ms(), last = t0;
     char err[512];
     for (;;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(th->rc, 200);
@@ -890,11 +900,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         ADD(r->rebalances, 1);
         rlog(1, "event=assigned thread=%d partitions=\"%s\"", th->id, parts);
         if (!open_assigned(th, l)) {
+            close_all(th);
+            rd_kafka_assign(rk, NULL);
+            if (atomic_load(&r->stop)) return; /* a stop request cut the restore short */
             rlog(3, "event=assignment_failed thread=%d", th->id);
             atomic_store(&th->failed, true);
             atomic_store(&r->stop, true);
-            close_all(th);
-            rd_kafka_assign(rk, NULL);
             return;
         }
         set_offsets(th, l);

@@ -8,10 +8,15 @@ the other), so that tests/reference/compare.py can compare `run` with `replay`. 
 written with the `error` header as key (replay's DLQ key); their source headers are checked to be
 present and well formed.
 
+With --dlq-by-source, DLQ records are a table keyed by their source coordinates (topic,
+partition, offset): a record rejected again after a crash counts once. The embedded cluster
+writes no transaction markers, so records of a transaction cut short by a crash stay visible to
+read_committed readers there; on a real Kafka they are not.
+
 Also checks, and exits 1 otherwise: every record of kpi/incidents/alerts/scorecards has a key and
 a value; with --alerts-once no alert id appears twice (read_committed, exactly-once).
 
-Usage: read_outputs.py --bootstrap HOST:PORT --output DIR [--alerts-once]
+Usage: read_outputs.py --bootstrap HOST:PORT --output DIR [--alerts-once] [--dlq-by-source]
 """
 
 import argparse
@@ -67,6 +72,7 @@ def main():
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--output", required=True)
     ap.add_argument("--alerts-once", action="store_true")
+    ap.add_argument("--dlq-by-source", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.output, exist_ok=True)
     bad = 0
@@ -86,6 +92,10 @@ def main():
                         print("read_outputs: %s[%d]@%d: bad DLQ headers %r" % (topic, p, off, headers))
                         bad += 1
                         continue
+                    src = (h["source.topic"], h["source.partition"], h["source.offset"])
+                    if a.dlq_by_source and src in seen:
+                        continue
+                    seen.add(src)
                     f.write(frame(h["error"], value or b""))
                     continue
                 if key is None or value is None:

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# `gridstream run` end to end, on the embedded cluster, against `gridstream replay` over the same
+# records. Inputs are produced by clients gridstream did not write (Python confluent-kafka for the
+# generated city, kcat for garbage records) and outputs are read back with confluent-kafka
+# (read_committed) and compared table for table with tests/reference/compare.py:
+#   1. exactly_once, 2 stream threads: tables equal, DLQ equal (with kcat's garbage as `decode`),
+#      every alert id exactly once;
+#   2. at_least_once, 1 thread: tables equal;
+#   3. kill -9 three times at different points, then a run to the end: tables equal (DLQ as a
+#      table keyed by source coordinates, alerts by id; see read_outputs.py);
+#   4. SIGTERM on a live run (no --until-end): drains, commits, exit 0;
+#   5. bad clusters: unreachable brokers, a missing input topic, an internal topic with the wrong
+#      partition count: a message naming the problem, exit 1, within seconds.
+#   run.sh GRIDSTREAM_BINARY WORKDIR
+set -uo pipefail
+bin=$1 work=$2
+here=$(cd "$(dirname "$0")" && pwd)
+ref=$here/../reference
+rm -rf "$work" && mkdir -p "$work"
+pass=0 fail=0
+pids=()
+
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() {
+  echo "FAIL $1"
+  shift
+  for d in "$@"; do if [[ -f $d ]]; then sed 's/^/     | /' "$d" | tail -30; else echo "     $d"; fi; done
+  fail=$((fail + 1))
+}
+cleanup() {
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; exit 130' INT TERM
+
+py=
+for cand in /usr/bin/python3 python3; do
+  if PYTHONPATH=/usr/lib/python3/dist-packages "$cand" -c 'import confluent_kafka' 2>/dev/null; then
+    py=$cand; break
+  fi
+done
+export PYTHONPATH=/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
+[[ -n $py ]] || { bad "python3 can import confluent_kafka" "install python3-confluent-kafka"; exit 1; }
+command -v kcat >/dev/null || { bad "kcat is installed" "Debian package kcat"; exit 1; }
+
+parts=3
+broker() { # name [broker args]: starts a broker, sets $bs
+  local name=$1
+  shift
+  "$bin" broker --partitions $parts "$@" >"$work/$name.broker.out" 2>"$work/$name.broker.err" &
+  pids+=($!)
+  bs=
+  for _ in $(seq 100); do
+    bs=$(sed -n 's/^bootstrap: //p' "$work/$name.broker.out")
+    [[ -n $bs ]] && return 0
+    sleep 0.1
+  done
+  bad "$name: broker started" "$work/$name.broker.err"
+  return 1
+}
+stop_broker() { kill -TERM "${pids[-1]}" 2>/dev/null; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'; }
+
+# --- the records ------------------------------------------------------------------------------------
+"$bin" gen --output "$work/in" --partitions $parts --cells 40 --days 40 --seed 11 --quiet ||
+  { bad "gen"; exit 1; }
+# kcat's garbage: values that are not protobuf (decode), appended to city.reports partition 1,
+# also appended to the replay input so that the expected DLQ holds them
+for i in 1 2 3 4 5; do echo "k$i:garbage-$i"; done >"$work/garbage.txt"
+"$py" - "$ref" "$work/garbage.txt" "$work/in/city.reports/1.rec" <<'EOF'
+import struct, sys
+sys.path.insert(0, sys.argv[1])
+with open(sys.argv[3], "ab") as f:
+    for line in open(sys.argv[2], "rb"):
+        k, v = line.rstrip(b"\n").split(b":", 1)
+        f.write(struct.pack(">I", len(k)) + k + struct.pack(">I", len(v)) + v)
+EOF
+"$bin" replay --input "$work/in" --output "$work/expected" --quiet >"$work/replay.out" 2>&1 ||
+  { bad "replay" "$work/replay.out"; exit 1; }
+nrec=$("$py" -c "
+import os, sys
+sys.path.insert(0, '$ref')
+import gsproto
+print(sum(len(gsproto.read_records(os.path.join(dp, f))) for dp, _, fs in os.walk('$work/in') for f in fs))")
+echo "     $nrec input records in $parts partitions"
+
+load() { # name: inputs to the current broker
+  "$py" "$here/load_inputs.py" --bootstrap "$bs" --input "$work/in.nogarbage" >"$work/$1.load.out" 2>&1 &&
+    kcat -P -b "$bs" -t city.reports -p 1 -K: <"$work/garbage.txt" 2>"$work/$1.kcat.err"
+}
+# the Python loader takes the files without the garbage lines (kcat produces those)
+cp -r "$work/in" "$work/in.nogarbage"
+"$py" - "$ref" "$work/in.nogarbage/city.reports/1.rec" <<'EOF'
+import struct, sys
+sys.path.insert(0, sys.argv[1])
+import gsproto
+recs = [r for r in gsproto.read_records(sys.argv[2]) if not r[1].startswith(b"garbage-")]
+with open(sys.argv[2], "wb") as f:
+    for k, v in recs:
+        f.write(struct.pack(">I", len(k)) + k + struct.pack(">I", len(v)) + v)
+EOF
+
+common=(--quiet --set metrics.port=0 --set kafka.session.timeout.ms=6000 --set log.level=warn)
+compare() { # name [read_outputs options]
+  local name=$1
+  shift
+  if "$py" "$here/read_outputs.py" --bootstrap "$bs" --output "$work/$name.actual" "$@" \
+       >"$work/$name.read.out" 2>&1 &&
+     "$py" "$ref/compare.py" --expected "$work/expected" --actual "$work/$name.actual" \
+       >"$work/$name.cmp" 2>&1; then
+    ok "$name: tables equal to replay ($(grep -c . "$work/$name.cmp") topics compared)"
+  else
+    bad "$name: tables equal to replay" "$work/$name.read.out" "$work/$name.cmp"
+  fi
+}
+
+# --- 1. exactly once, two threads -------------------------------------------------------------------
+if broker eos && load eos; then
+  if timeout 300 "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" \
+       --set state.dir="$work/eos.state" --set num.stream.threads=2 >"$work/eos.out" 2>"$work/eos.err"; then
+    ok "eos: run --until-end with 2 threads exits 0"
+  else
+    bad "eos: run --until-end exits 0" "$work/eos.err"
+  fi
+  compare eos --alerts-once
+  stop_broker
+fi
+
+# --- 2. at least once ------------------------------------------------------------------------------
+if broker alos && load alos; then
+  if timeout 300 "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" \
+       --set state.dir="$work/alos.state" --set num.stream.threads=1 \
+       --set processing.guarantee=at_least_once >"$work/alos.out" 2>"$work/alos.err"; then
+    ok "alos: run --until-end exits 0"
+  else
+    bad "alos: run --until-end exits 0" "$work/alos.err"
+  fi
+  compare alos
+  stop_broker
+fi
+
+# --- 3. kill -9, three times -----------------------------------------------------------------------
+if broker crash && load crash; then
+  for delay in 4 6.5 9; do
+    "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" --set state.dir="$work/crash.state" \
+      --set num.stream.threads=1 --set commit.interval.ms=50 --set log.level=info \
+      >>"$work/crash.out" 2>>"$work/crash.err" &
+    p=$!
+    sleep "$delay"
+    kill -KILL $p 2>/dev/null
+    wait $p 2>/dev/null
+    echo "--- killed after ${delay}s" >>"$work/crash.err"
+  done
+  if timeout 300 "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" \
+       --set state.dir="$work/crash.state" --set num.stream.threads=1 --set log.level=info \
+       >>"$work/crash.out" 2>>"$work/crash.err"; then
+    ok "crash: the run after three kill -9 exits 0"
+  else
+    bad "crash: the run after three kill -9 exits 0" "$work/crash.err"
+  fi
+  # the kills must have hit a run that had committed something: a later run restored it
+  if grep -q "event=restored.*applied=[1-9]" "$work/crash.err"; then
+    ok "crash: restarts restored committed state ($(grep -c 'event=restored' "$work/crash.err") restores)"
+  else
+    bad "crash: restarts restored committed state" "$work/crash.err"
+  fi
+  compare crash --dlq-by-source
+  stop_broker
+fi
+
+# --- 4. SIGTERM on a live run -----------------------------------------------------------------------
+if broker live && load live; then
+  "$bin" run "${common[@]}" --set bootstrap.servers="$bs" --set state.dir="$work/live.state" \
+    --set num.stream.threads=1 --set log.level=info >"$work/live.out" 2>"$work/live.err" &
+  p=$!
+  pids+=($p)
+  sleep 8
+  kill -TERM $p
+  t0=$(date +%s)
+  wait $p
+  rc=$?
+  unset 'pids[-1]'
+  if [[ $rc -eq 0 ]] && (($(date +%s) - t0 <= 20)) && grep -q "event=stopped exit=0" "$work/live.err"; then
+    ok "live: SIGTERM commits and exits 0 within 20 s"
+  else
+    bad "live: SIGTERM exits 0 (rc $rc)" "$work/live.err"
+  fi
+  "$py" "$here/read_outputs.py" --bootstrap "$bs" --output "$work/live.actual" >"$work/live.read.out" 2>&1
+  n=$(grep -c . <("$py" - "$ref" "$work/live.actual/gridstream.incidents.rec" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import gsproto
+for k in {k for k, _ in gsproto.read_records(sys.argv[2])}: print(k)
+EOF
+))
+  want=$("$py" - "$ref" "$work/expected/gridstream.incidents.rec" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import gsproto
+print(len({k for k, _ in gsproto.read_records(sys.argv[2])}))
+EOF
+)
+  if [[ $n -eq $want ]]; then ok "live: every incident written before the stop ($n)"; else
+    bad "live: incidents $n, want $want" "$work/live.read.out"; fi
+  stop_broker
+fi
+
+# --- 5. bad clusters -------------------------------------------------------------------------------
+expect_exit1() { # name regex -- run args
+  local name=$1 re=$2
+  shift 3
+  local t0=$SECONDS
+  timeout 60 "$bin" run --quiet --set metrics.port=0 --set state.dir="$work/bad.state" "$@" \
+    >"$work/bad.out" 2>"$work/bad.err"
+  local rc=$?
+  if [[ $rc -eq 1 ]] && grep -Eq -- "$re" "$work/bad.err" && ((SECONDS - t0 <= 30)); then ok "$name"; else
+    bad "$name: rc $rc (want 1) within 30 s, stderr /$re/" "$work/bad.err"
+  fi
+}
+expect_exit1 "unreachable brokers: clear error" "cannot reach the Kafka cluster at bootstrap.servers=127.0.0.1:1" \
+  -- --set bootstrap.servers=127.0.0.1:1
+if broker bare --no-topics; then
+  kcat -P -b "$bs" -t city.reports -p 0 -K: <<<"k:v" 2>/dev/null
+  expect_exit1 "missing input topic: named" "input topic city.sensors does not exist" \
+    -- --set bootstrap.servers="$bs"
+  stop_broker
+fi
+if broker wrongparts; then
+  kcat -P -b "$bs" -t other-partials -p 0 -K: <<<"k:v" 2>/dev/null # auto-created: 4 partitions
+  expect_exit1 "internal topic with the wrong partition count: named with the plan line" \
+    "topic other-partials has 4 partitions, the plan needs $parts: \"other-partials $parts compact\"" \
+    -- --set bootstrap.servers="$bs" --set application.id=other
+  stop_broker
+fi
+
+echo "run.sh: $pass passed, $fail failed"
+((fail == 0))
