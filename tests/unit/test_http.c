@@ -195,13 +195,11 @@ static void test_endpoints_under_load(void **state)
     int port = gs_http_port(s);
     assert_true(port > 0);
 
-    hammer_t hm[2] = {{.c = gs_metrics_records_in(m, GS_SRC_REPORTS, 0)},
-                      {.c = gs_metrics_records_in(m, GS_SRC_REPORTS, 0)}};
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++) {
-        atomic_init(&hm[i].stop, false);
-        assert_int_equal(pthread_create(&t[i], NULL, hammer_thread, &hm[i]), 0);
-    }
+    /* one thread updating flat out (a stream thread), beside this one (the scraper) */
+    hammer_t hm = {.c = gs_metrics_records_in(m, GS_SRC_REPORTS, 0)};
+    atomic_init(&hm.stop, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hammer_thread, &hm), 0);
     static answer_t a;
     double worst = 0;
 
@@ -248,12 +246,10 @@ static void test_endpoints_under_load(void **state)
             last = v;
         }
     }
-    for (int i = 0; i < 2; i++) {
-        atomic_store(&hm[i].stop, true);
-        pthread_join(t[i], NULL);
-    }
+    atomic_store(&hm.stop, true);
+    pthread_join(t, NULL);
     assert_true(last > 0);
-    assert_int_equal(gs_counter_get(hm[0].c), hm[0].done + hm[1].done);
+    assert_int_equal(gs_counter_get(hm.c), hm.done);
     print_message("worst answer under load: %.2f ms\n", worst);
 
     /* the port is taken: refused with the key to change */
