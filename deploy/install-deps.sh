@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gridstream needs, only those not installed yet.
 #   deploy/install-deps.sh          build and run (compiler, CMake, protobuf-c, librdkafka, RocksDB,
-#                                   jemalloc,
+#                                   jemalloc, libmicrohttpd,
 #                                   Python for the sample generator)
 #   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev
-      librdkafka-dev librocksdb-dev python3 python3-protobuf protobuf-compiler)
+      librdkafka-dev librocksdb-dev libmicrohttpd-dev python3 python3-protobuf protobuf-compiler)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka)  # kcat, confluent-kafka: clients we did not write
 fi

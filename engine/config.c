@@ -446,3 +446,24 @@ void gs_config_print(const gs_config_t *c, FILE *out)
     }
     gs_params_each(&c->params, print_one, out);
 }
+
+void gs_config_each(const gs_config_t *c,
+                    void (*fn)(void *ctx, const char *key, const char *value, const char *doc),
+                    void *ctx)
+{
+    fn(ctx, "application.id", c->application_id,
+       "consumer group id, and the prefix of internal topics");
+    fn(ctx, "bootstrap.servers", c->bootstrap_servers,
+       "Kafka brokers (host:port,...); empty = the embedded cluster");
+    for (size_t i = 0; i < sizeof(ekeys) / sizeof(ekeys[0]); i++) {
+        char v[1100];
+        engine_value(c, &ekeys[i], v, sizeof(v));
+        fn(ctx, ekeys[i].name, v, ekeys[i].doc);
+    }
+    for (int i = 0; i < c->n_kafka; i++) {
+        char k[140];
+        snprintf(k, sizeof(k), "kafka.%s", c->kafka[i].key);
+        fn(ctx, k, c->kafka[i].value, "passed to librdkafka");
+    }
+    gs_params_each(&c->params, fn, ctx);
+}

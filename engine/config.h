@@ -76,4 +76,12 @@ gs_err_t gs_config_kafka_apply(const gs_config_t *c, void *rd_conf, char *errbuf
 /* Writes the effective configuration as properties, one key a line with its doc as a comment. */
 void gs_config_print(const gs_config_t *c, FILE *out);
 
+/*
+ * Calls `fn` for every key with its effective value in text form and its doc, in the order of
+ * gs_config_print(). Values are not hidden: the caller decides what is secret (gs_log_config()).
+ */
+void gs_config_each(const gs_config_t *c,
+                    void (*fn)(void *ctx, const char *key, const char *value, const char *doc),
+                    void *ctx);
+
 #endif

@@ -332,3 +332,18 @@ gs_err_t gs_statedb_scan(gs_statedb_t *db, uint32_t task, gs_ns_t ns,
     }
     return GS_OK;
 }
+
+gs_err_t gs_statedb_memory(gs_statedb_t *db, size_t *block_cache, size_t *memtables)
+{
+    *block_cache = rocksdb_cache_get_usage(db->cache);
+    /* the property is per column family: the memtable budget is shared by all of them */
+    uint64_t sum = 0;
+    for (int i = 0; i <= GS_NS__COUNT; i++) {
+        uint64_t v = 0;
+        if (rocksdb_property_int_cf(db->db, db->cf[i], "rocksdb.cur-size-all-mem-tables", &v) != 0)
+            return GS_ERR_IO;
+        sum += v;
+    }
+    *memtables = (size_t)sum;
+    return GS_OK;
+}

@@ -88,4 +88,10 @@ gs_err_t gs_statedb_scan(gs_statedb_t *db, uint32_t task, gs_ns_t ns,
                                     size_t vlen),
                          void *ctx);
 
+/*
+ * Memory held by the database: bytes in the shared block cache and in the memtables of every
+ * column family. Any thread (for the metrics scrape); GS_ERR_IO if RocksDB does not answer.
+ */
+gs_err_t gs_statedb_memory(gs_statedb_t *db, size_t *block_cache, size_t *memtables);
+
 #endif
