@@ -198,7 +198,9 @@ class Checker:
         self.keys_set = []  # (key, where): every key set anywhere
 
     def fail(self, where, msg):
-        self.errors.append(f"{os.path.relpath(where, self.root) if os.path.isabs(where) else where}: {msg}")
+        e = f"{os.path.relpath(where, self.root) if os.path.isabs(where) else where}: {msg}"
+        if e not in self.errors:  # a file read by several units is reported once
+            self.errors.append(e)
 
     def rel(self, p):
         return os.path.relpath(p, self.root)
@@ -254,15 +256,15 @@ class Checker:
     def unit(self, where, props_text, props_where, env_pairs, set_pairs):
         """One place the engine starts: keys checked, then `config check`. Returns the effective
         configuration or None."""
-        if props_text is not None:
-            for k, _, line in parse_properties(props_text):
-                self.note_key(k, f"{props_where}:{line}")
+        props = parse_properties(props_text) if props_text is not None else []
+        for k, _, line in props:
+            self.note_key(k, props_where.format(line=line))
         for k, _ in env_pairs:
             self.note_key(k, f"{where} (environment GRIDSTREAM_{k.upper().replace('.', '_')})")
         for k, _ in set_pairs:
             self.note_key(k, f"{where} (--set {k})")
-        if not all(self.known(k) for k, _ in env_pairs + set_pairs):
-            return None
+        if not all(self.known(k) for k, *_ in props + env_pairs + set_pairs):
+            return None  # reported above, by file and line
         return self.config_check(where, props_text, env_pairs + set_pairs)
 
     def check_http(self, where, eff, port, what):
@@ -374,7 +376,7 @@ class Checker:
             if not src or not os.path.isfile(src):
                 self.fail(path, f"CMD reads {configs[-1]}, which no COPY puts in the image")
             else:
-                props, props_where = open(src, encoding="utf-8").read(), self.rel(src)
+                props, props_where = open(src, encoding="utf-8").read(), self.rel(src) + ":{line}"
         eff = self.unit(f"{self.rel(path)} (default CMD)", props, props_where, env, sets)
         if eff and eff["metrics.port"] not in expose:
             self.fail(path, f"EXPOSE {' '.join(expose) or '(none)'} lacks metrics.port {eff['metrics.port']}")
@@ -467,10 +469,10 @@ class Checker:
                     if not os.path.isfile(host):
                         self.fail(where, f"mounts {src} as {cfg}: no such file")
                         continue
-                    props, props_where = open(host, encoding="utf-8").read(), self.rel(host)
+                    props, props_where = open(host, encoding="utf-8").read(), self.rel(host) + ":{line}"
                 elif cfg in getattr(self, "dockerfile_copies", {}):
                     host = self.dockerfile_copies[cfg]
-                    props, props_where = open(host, encoding="utf-8").read(), self.rel(host)
+                    props, props_where = open(host, encoding="utf-8").read(), self.rel(host) + ":{line}"
                 else:
                     self.fail(where, f"reads {cfg}, which is neither mounted nor in the image")
                     continue
@@ -545,7 +547,7 @@ class Checker:
             for key, text in (d.get("data") or {}).items():
                 if key.endswith(".properties"):
                     where = f"{self.rel(p)} ConfigMap {name} {key}"
-                    self.unit(where, text, where + " line", [], [])
+                    self.unit(where, text, where + " line {line}", [], [])
         kinds = {d["kind"] for _, d in objs}
         for k in ("StatefulSet", "Service", "ConfigMap", "PodDisruptionBudget"):
             if k not in kinds:
@@ -587,7 +589,7 @@ class Checker:
                 self.fail(where, f"reads {cfg}, which no mounted ConfigMap provides")
                 return
             props = cms[cmname][1]["data"][key]
-            props_where = f"{self.rel(cms[cmname][0])} ConfigMap {cmname} {key} line"
+            props_where = f"{self.rel(cms[cmname][0])} ConfigMap {cmname} {key} line {{line}}"
         eff = self.unit(where, props, props_where, env_pairs, sets)
         if "run" not in toks or not eff:
             return
@@ -697,7 +699,7 @@ class Checker:
             if not os.path.isfile(local):
                 self.fail(path, f"reads {configs[-1]}; deploy/ has no {os.path.basename(configs[-1])}")
                 return
-            props, props_where = open(local, encoding="utf-8").read(), self.rel(local)
+            props, props_where = open(local, encoding="utf-8").read(), self.rel(local) + ":{line}"
         eff = self.unit(self.rel(path), props, props_where, env, sets)
         if eff and state_directory and eff["state.dir"] != state_directory:
             self.fail(path, f"state.dir {eff['state.dir']} is not the StateDirectory {state_directory}")
