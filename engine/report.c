@@ -172,7 +172,7 @@ int gs_report_heat_bin(uint64_t v, uint64_t min, uint64_t max, int bins)
     if (v == 0 || max == 0 || bins < 1) return -1;
     if (min == 0 || min > max) min = 1;
     if (v >= max) return bins - 1;
-    if (v <= min) return 0;
+    if (v < min) return 0;
     /* ceil((v - b) * bins / s) - 1 with b = min - 1, s = max - b, in 128 bits: no overflow */
     uint64_t b = min - 1, span = max - b;
     unsigned __int128 num = (unsigned __int128)(v - b) * (unsigned)bins;
