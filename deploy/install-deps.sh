@@ -12,7 +12,7 @@ pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemallo
       librdkafka-dev librocksdb-dev python3 python3-protobuf protobuf-compiler)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka)  # kcat, confluent-kafka: clients we did not write
-  pkgs+=(chromium)  # headless: renders and screenshots the HTML scorecard report
+  pkgs+=(chromium fonts-wqy-microhei)  # headless HTML scorecard screenshots; a CJK font for them
 fi
 
 missing=()

@@ -769,12 +769,14 @@ static void html_text(FILE *out, const char *s)
 static const char report_css[] =
     "*{box-sizing:border-box;-webkit-print-color-adjust:exact;print-color-adjust:exact}\n"
     "body{font:14px/1.4 -apple-system,'Segoe UI',Roboto,'Noto Sans','Noto Sans CJK SC',"
-    "'Microsoft YaHei',sans-serif;color:#222;margin:24px auto;max-width:1200px;padding:0 16px}\n"
+    "'Microsoft YaHei','WenQuanYi Micro Hei',sans-serif;color:#222;margin:24px "
+    "auto;max-width:1200px;padding:0 16px}\n"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:2px solid "
     "#ccc;padding-bottom:3px}\n"
     ".meta{color:#555;margin:0 0 12px}\n"
     ".warn{background:#fff3cd;border:1px solid #e0c36a;padding:6px 10px;margin:6px 0}\n"
-    "table{border-collapse:collapse;margin:6px 0}\n"
+    "table{border-collapse:collapse;margin:6px 0}.wide{overflow-x:auto}\n"
+    "svg.bars{max-width:100%;height:auto}\n"
     "th,td{border:1px solid #ccc;padding:3px 7px;vertical-align:top}\n"
     "th{background:#f2f2f2;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:"
     "tabular-nums}\n"
@@ -791,7 +793,8 @@ static const char report_css[] =
     "svg text{font-family:inherit}\n"
     ".note{color:#555;font-size:12px;max-width:900px}\n"
     "@page{size:A4 landscape;margin:12mm}\n"
-    "@media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}"
+    "@media "
+    "print{body{margin:0;max-width:none;font-size:11px}.wide{overflow:visible}h2{break-after:avoid}"
     "table,figure,tr{break-inside:avoid}}\n";
 
 static void report_html_bars(const gs_report_t *r, const gs_params_t *p, FILE *out)
@@ -935,7 +938,8 @@ static void report_html(const gs_report_t *r, const gs_params_t *p, FILE *out)
         fputs("</p>\n", out);
     }
 
-    fputs("<h2>District ranking</h2>\n<table id=\"districts\">\n<thead><tr><th rowspan=\"2\" "
+    fputs("<h2>District ranking</h2>\n<div class=\"wide\"><table id=\"districts\">\n<thead><tr><th "
+          "rowspan=\"2\" "
           "class=\"n\">Rank</th><th rowspan=\"2\">District</th><th rowspan=\"2\" "
           "class=\"n\">Score</th><th rowspan=\"2\">Grade</th><th rowspan=\"2\" "
           "class=\"n\">Deduction</th><th colspan=\"5\">Deductions by indicator (points; the "
@@ -972,7 +976,7 @@ static void report_html(const gs_report_t *r, const gs_params_t *p, FILE *out)
                 (unsigned long long)d->incidents, report_cny(b1, sizeof(b1), d->reward_cny),
                 report_flags(b5, sizeof(b5), d));
     }
-    fputs("</tbody>\n</table>\n<p class=\"note\">", out);
+    fputs("</tbody>\n</table></div>\n<p class=\"note\">", out);
     report_formula(out, p);
     fputs("</p>\n", out);
 
@@ -990,7 +994,8 @@ static void report_html(const gs_report_t *r, const gs_params_t *p, FILE *out)
     fprintf(out, "<span style=\"color:#b00020\">- - - fail below %g</span></p>\n", p->fail_below);
     report_html_bars(r, p, out);
 
-    fputs("<h2>Indicators</h2>\n<table id=\"indicators\">\n<thead><tr><th>District</th><th "
+    fputs("<h2>Indicators</h2>\n<div class=\"wide\"><table "
+          "id=\"indicators\">\n<thead><tr><th>District</th><th "
           "class=\"n\">Incidents</th><th class=\"n\">Captured</th><th class=\"n\">Filed</th><th "
           "class=\"n\">Due</th><th class=\"n\">Rectified</th><th class=\"n\">On time</th><th "
           "class=\"n\">Reworked</th><th class=\"n\">Overdue open</th><th class=\"n\">Capture</th>"
@@ -1016,7 +1021,7 @@ static void report_html(const gs_report_t *r, const gs_params_t *p, FILE *out)
             report_pct(b3, sizeof(b3), d->rectification_rate),
             report_pct(b4, sizeof(b4), d->timely_rate), report_pct(b5, sizeof(b5), d->rework_rate));
     }
-    fputs("</tbody>\n</table>\n", out);
+    fputs("</tbody>\n</table></div>\n", out);
 
     fputs("<h2>Department league</h2>\n", out);
     if (sc->n_departments == 0)
