@@ -793,9 +793,8 @@ static const char report_css[] =
     "svg text{font-family:inherit}\n"
     ".note{color:#555;font-size:12px;max-width:900px}\n"
     "@page{size:A4 landscape;margin:12mm}\n"
-    "@media "
-    "print{body{margin:0;max-width:none;font-size:11px}.wide{overflow:visible}h2{break-after:avoid}"
-    "table,figure,tr{break-inside:avoid}}\n";
+    "@media print{body{margin:0;max-width:none;font-size:11px}.wide{overflow:visible}"
+    "h2{break-after:avoid}table,figure,tr{break-inside:avoid}}\n";
 
 static void report_html_bars(const gs_report_t *r, const gs_params_t *p, FILE *out)
 {
