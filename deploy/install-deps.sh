@@ -4,7 +4,8 @@
 #                                   jemalloc, libmicrohttpd,
 #                                   Python for the sample generator)
 #   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka,
-#                                   PyYAML for the deploy/ checks)
+#                                   PyYAML for the deploy/ checks, chromium to render the HTML
+#                                   scorecard)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemallo
       librdkafka-dev librocksdb-dev libmicrohttpd-dev python3 python3-protobuf protobuf-compiler)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka python3-yaml)  # kcat, confluent-kafka: clients we did not write
+  pkgs+=(chromium fonts-wqy-microhei)  # headless HTML scorecard screenshots; a CJK font for them
 fi
 
 missing=()

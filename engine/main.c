@@ -14,6 +14,7 @@
 #include "gen.h"
 #include "replay.h"
 #include "run.h"
+#include "report.h"
 #include "tail.h"
 #include "topics.h"
 
@@ -37,6 +38,7 @@ static void usage(FILE *f)
         "  tail TOPIC --bootstrap HOST:PORT  print a topic as JSON lines (--table: latest per "
         "key)\n"
         "  dump FILE...                      decode record files to JSON lines\n"
+        "  scorecard --month YYYY-MM         a city's monthly scorecard as md, html or json\n"
         "  broker [--partitions N]           run the embedded Kafka-protocol cluster with every "
         "topic\n"
         "  topics --partitions N             print every topic the engine needs (name partitions "
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "gen") == 0) return gs_gen_main(argc - 2, argv + 2);
     if (strcmp(cmd, "tail") == 0) return gs_tail_main(argc - 2, argv + 2);
     if (strcmp(cmd, "dump") == 0) return gs_dump_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "scorecard") == 0) return gs_scorecard_main(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0) return gs_bench_main(argc - 2, argv + 2);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -667,3 +667,95 @@ out:
     sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }
+
+/* ---- reading a topic to its end for another command ------------------------------------------ */
+
+int gs_tail_read_to_end(const gs_config_t *cfg, const char *bootstrap, const char *topic,
+                        double timeout_s, gs_tail_record_fn fn, void *ctx)
+{
+    gs_tail_opts_t o = {.topic = topic, .bootstrap = bootstrap, .table = true, .partition = -1};
+    const char *bs = bootstrap ? bootstrap : cfg->bootstrap_servers;
+    int rc = GS_TAIL_EXIT_RUNTIME;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    gs_tail_part_t *prog = NULL;
+    gs_tail_errs_t errs = {0};
+    int n_open = 0;
+
+    tail_stop = 0;
+    if (!(rk = tail_consumer_new(&o, cfg, &errs))) goto out;
+    if (!(parts = tail_partitions(rk, &o, bs))) goto out;
+    if (!tail_end_offsets(rk, parts)) goto out;
+    if (!(prog = calloc((size_t)parts->cnt, sizeof(*prog)))) {
+        fprintf(stderr, "gridstream: out of memory reading %s\n", topic);
+        goto out;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        prog[i].id = parts->elems[i].partition;
+        prog[i].end = parts->elems[i].offset;
+        prog[i].done = prog[i].end <= 0;
+        n_open += !prog[i].done;
+        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_assign(rk, parts);
+    if (err) {
+        fprintf(stderr, "gridstream: assign %s: %s\n", topic, rd_kafka_err2str(err));
+        goto out;
+    }
+    double last = tail_now();
+    errs.on = true;
+    while (n_open > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, GS_TAIL_POLL_MS);
+        if (!m) {
+            if (timeout_s > 0 && tail_now() - last >= timeout_s) {
+                fprintf(stderr,
+                        "gridstream: %s: no record for %g s before the end of %d partition(s)\n",
+                        topic, timeout_s, n_open);
+                goto out;
+            }
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            for (int i = 0; i < parts->cnt; i++)
+                if (prog[i].id == m->partition && !prog[i].done) {
+                    prog[i].done = true;
+                    n_open--;
+                }
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->err) {
+            if ((int)m->err != errs.last)
+                fprintf(stderr, "gridstream: %s [%d]: %s\n", topic, (int)m->partition,
+                        rd_kafka_message_errstr(m));
+            errs.last = m->err;
+            rd_kafka_message_destroy(m);
+            if (rd_kafka_fatal_error(rk, NULL, 0)) goto out;
+            continue;
+        }
+        errs.last = 0;
+        last = tail_now();
+        int stop = 0;
+        for (int i = 0; i < parts->cnt; i++)
+            if (prog[i].id == m->partition && !prog[i].done) {
+                stop =
+                    fn(ctx, m->key, m->key ? m->key_len : 0, m->payload, m->payload ? m->len : 0);
+                if (m->offset + 1 >= prog[i].end) {
+                    prog[i].done = true;
+                    n_open--;
+                }
+            }
+        rd_kafka_message_destroy(m);
+        if (stop) goto out;
+    }
+    rc = 0;
+out:
+    errs.on = false;
+    if (rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    if (parts) rd_kafka_topic_partition_list_destroy(parts);
+    free(prog);
+    return rc;
+}

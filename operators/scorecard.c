@@ -63,6 +63,31 @@ static double score_term(double gap, double weight, double cap)
     return d < cap ? d : cap;
 }
 
+const char *const gs_score_term_name[GS_SCORE_TERM__COUNT] = {"timely", "capture", "filing",
+                                                              "rework", "overdue"};
+
+double gs_score_deduction(const gs_params_t *p, const Gridstream__V1__DistrictScore *d,
+                          double terms[GS_SCORE_TERM__COUNT])
+{
+    double t[GS_SCORE_TERM__COUNT];
+    t[GS_SCORE_TERM_TIMELY] =
+        score_term(p->target_timely - d->timely_rate, p->weight_timely, p->cap_timely);
+    t[GS_SCORE_TERM_CAPTURE] =
+        score_term(p->target_capture - d->capture_rate, p->weight_capture, p->cap_capture);
+    t[GS_SCORE_TERM_FILING] =
+        score_term(p->target_filing - d->filing_rate, p->weight_filing, p->cap_filing);
+    t[GS_SCORE_TERM_REWORK] =
+        score_term(d->rework_rate - p->target_rework, p->weight_rework, p->cap_rework);
+    double over = p->overdue_points * (double)d->overdue_open;
+    t[GS_SCORE_TERM_OVERDUE] = over < p->cap_overdue ? over : p->cap_overdue;
+    /* left to right, as SPEC writes the sum: the order fixes the bits of the result */
+    double ded = t[0];
+    for (int i = 1; i < GS_SCORE_TERM__COUNT; i++)
+        ded += t[i];
+    if (terms) memcpy(terms, t, sizeof(t));
+    return ded;
+}
+
 /* Order of two doubles, descending, NaN after every number (two NaNs are equal). */
 static int score_cmp_desc_nan_last(double a, double b)
 {
@@ -115,12 +140,7 @@ static void score_district_fill(const gs_params_t *p, const gs_district_counts_t
     d->timely_rate = score_rate(c->rectified_on_time, c->due);
     d->rework_rate = score_rate(c->reworked, c->rectified);
 
-    double ded = score_term(p->target_timely - d->timely_rate, p->weight_timely, p->cap_timely);
-    ded += score_term(p->target_capture - d->capture_rate, p->weight_capture, p->cap_capture);
-    ded += score_term(p->target_filing - d->filing_rate, p->weight_filing, p->cap_filing);
-    ded += score_term(d->rework_rate - p->target_rework, p->weight_rework, p->cap_rework);
-    double over = p->overdue_points * (double)d->overdue_open;
-    ded += over < p->cap_overdue ? over : p->cap_overdue;
+    double ded = gs_score_deduction(p, d, NULL);
     d->deduction = ded;
 
     double raw = 100.0 - ded;

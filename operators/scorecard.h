@@ -40,6 +40,28 @@ double gs_score_round(double x);
 /* "A".."E" for a rounded score under the grade bounds of `p`. */
 const char *gs_score_grade(const gs_params_t *p, double score);
 
+/* The five deduction terms of SPEC §9, in the order they are summed. */
+typedef enum gs_score_term {
+    GS_SCORE_TERM_TIMELY = 0,
+    GS_SCORE_TERM_CAPTURE = 1,
+    GS_SCORE_TERM_FILING = 2,
+    GS_SCORE_TERM_REWORK = 3,
+    GS_SCORE_TERM_OVERDUE = 4,
+    GS_SCORE_TERM__COUNT = 5
+} gs_score_term_t;
+
+/* "timely", "capture", "filing", "rework", "overdue": the terms' names in reports. */
+extern const char *const gs_score_term_name[GS_SCORE_TERM__COUNT];
+
+/*
+ * The deduction of a district from its rates and overdue_open (fields of `d` as on the wire: a
+ * rate that is not set is NaN and deducts nothing) under the targets, weights and caps of `p`.
+ * Writes each capped term to terms[] (may be NULL) and returns their left-to-right sum: the
+ * `deduction` gs_scorecard_build() writes, bit for bit, for the same parameters. Pure.
+ */
+double gs_score_deduction(const gs_params_t *p, const Gridstream__V1__DistrictScore *d,
+                          double terms[GS_SCORE_TERM__COUNT]);
+
 /* Reward (CNY, negative for penalties) of `rank` (1-based) among `n` districts. */
 int64_t gs_score_reward(const gs_params_t *p, uint32_t rank, uint32_t n);
 

@@ -226,6 +226,47 @@ static void test_deduction_unrounded(void **state)
     assert_string_equal(o.grade, "A");
 }
 
+/*
+ * gs_score_deduction splits a built district's deduction into its five terms and sums them back
+ * to the very bits of `deduction`: capture .85 → 2.5, filing .8 → 5, timely 640/800 → 15, rework
+ * 70/700 → 5, overdue 100 → 20 capped at 15; total 42.5. NaN rates give 0-terms.
+ */
+static void test_deduction_terms(void **state)
+{
+    (void)state;
+    double t[GS_SCORE_TERM__COUNT];
+    one_t o = score_one(&P, dc(1, 1000, 850, 800, 800, 700, 640, 70));
+    double sum = gs_score_deduction(&P, &o.d, t);
+    assert_true(sum == o.d.deduction); /* bitwise: the same computation */
+    assert_near(t[GS_SCORE_TERM_TIMELY], 15.0, EPS);
+    assert_near(t[GS_SCORE_TERM_CAPTURE], 2.5, EPS);
+    assert_near(t[GS_SCORE_TERM_FILING], 5.0, EPS);
+    assert_near(t[GS_SCORE_TERM_REWORK], 5.0, EPS);
+    assert_true(t[GS_SCORE_TERM_OVERDUE] == 15.0);
+    assert_near(sum, 42.5, EPS);
+    assert_true(gs_score_deduction(&P, &o.d, NULL) == sum);
+
+    /* nothing rectified: rework NaN deducts nothing, timely 0 → 40, overdue 10 → 2 */
+    o = score_one(&P, dc(1, 10, 10, 10, 10, 0, 0, 0));
+    sum = gs_score_deduction(&P, &o.d, t);
+    assert_true(sum == o.d.deduction);
+    assert_true(t[GS_SCORE_TERM_REWORK] == 0.0);
+    assert_true(t[GS_SCORE_TERM_TIMELY] == 40.0);
+    assert_true(t[GS_SCORE_TERM_CAPTURE] == 0.0 && t[GS_SCORE_TERM_FILING] == 0.0);
+    assert_near(t[GS_SCORE_TERM_OVERDUE], 2.0, EPS);
+
+    /* every term at its cap, with custom caps: each term is its cap */
+    gs_params_t p = P;
+    p.cap_timely = 30;
+    p.cap_capture = 7;
+    o = score_one(&p, dc(1, 1000, 0, 100, 100, 20, 0, 20));
+    sum = gs_score_deduction(&p, &o.d, t);
+    assert_true(sum == o.d.deduction);
+    assert_true(t[0] == 30.0 && t[1] == 7.0 && t[2] == 10.0 && t[3] == 15.0 && t[4] == 15.0);
+    assert_string_equal(gs_score_term_name[GS_SCORE_TERM_TIMELY], "timely");
+    assert_string_equal(gs_score_term_name[GS_SCORE_TERM_OVERDUE], "overdue");
+}
+
 /* All five terms at their caps: 40 + 20 + 10 + 15 + 15 = 100, score 0. */
 static void test_all_caps_and_floor(void **state)
 {
@@ -683,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_overdue_always_applies),
         cmocka_unit_test(test_overdue_clamped),
         cmocka_unit_test(test_deduction_unrounded),
+        cmocka_unit_test(test_deduction_terms),
         cmocka_unit_test(test_all_caps_and_floor),
         cmocka_unit_test(test_grade_bounds),
         cmocka_unit_test(test_grade_bounds_built),
