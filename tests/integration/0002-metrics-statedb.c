@@ -52,7 +52,7 @@ static void commit_entries(gs_statedb_t *db, int n)
         int kl = snprintf(key, sizeof(key), "key-%06d", i);
         gs_statedb_batch_put(b, 0, GS_NS_META, key, (size_t)kl, val, sizeof(val));
     }
-    gs_checkpoint_t cp = {n};
+    gs_checkpoint_t cp = {.changelog_offset = n, .positions = {-1, -1, -1, -1}};
     assert_int_equal(gs_statedb_commit(db, b, 0, &cp, true, err, sizeof(err)), GS_OK);
     gs_statedb_batch_destroy(b);
 }
