@@ -28,6 +28,10 @@
 
 #include "changelog.h"
 #include "cluster.h"
+#include "health.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
 #include "codes.h"
 #include "rollup.h"
 #include "statedb.h"
@@ -45,29 +49,48 @@ enum { U_TASK, U_ROLLUP };
 /* ---- logging -----------------------------------------------------------------------------------
  */
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static int log_min_level = 1;
-
+/*
+ * Log lines are written as "event=NAME key=value key=\"value with spaces\"" with printf, then
+ * split here into pairs for gs_log_kv (log.h), which writes logfmt or JSON.
+ */
 static void rlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rlog(int level, const char *fmt, ...)
 {
-    static const char *const names[] = {"debug", "info", "warn", "error"};
-    if (level < log_min_level) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
+    if (!gs_log_enabled((gs_log_level_t)level)) return;
     char line[2048];
-    int n = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, names[level]);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&log_lock);
-    fprintf(stderr, "%s\n", line);
-    pthread_mutex_unlock(&log_lock);
+    const char *kv[64];
+    size_t n = 0;
+    const char *event = "engine";
+    for (char *p = line; *p && n + 2 <= sizeof(kv) / sizeof(kv[0]);) {
+        while (*p == ' ')
+            p++;
+        if (!*p) break;
+        char *key = p, *eq = strchr(p, '=');
+        if (!eq) break;
+        *eq = 0;
+        char *v = eq + 1;
+        if (*v == '"') {
+            char *end = strchr(v + 1, '"');
+            v++;
+            p = end ? end + 1 : v + strlen(v);
+            if (end) *end = 0;
+        } else {
+            char *end = strchr(v, ' ');
+            p = end ? end + 1 : v + strlen(v);
+            if (end) *end = 0;
+        }
+        if (strcmp(key, "event") == 0) {
+            event = v;
+            continue;
+        }
+        kv[n++] = key;
+        kv[n++] = v;
+    }
+    gs_log_kv((gs_log_level_t)level, event, kv, n / 2);
 }
 
 static int64_t now_ms(void)
@@ -114,6 +137,7 @@ typedef struct unit {
     gs_arena_t arena[GS_SRC__COUNT];
     bool finished; /* task: input ended (until_end); rollup: every source ended */
     gs_task_metrics_t last_m;
+    gs_counter_t *m_in[GS_SRC__COUNT];
 } unit_t;
 
 struct thread {
@@ -126,7 +150,7 @@ struct thread {
     rd_kafka_topic_t *out_rkt[GS_OUT__COUNT], *part_rkt, *clog_rkt[2];
     unit_t **tasks;   /* by partition, NULL when not assigned */
     unit_t **rollups; /* by partition */
-    bool assigned_once;
+    atomic_bool assigned_once;
     bool txn_open;
     bool produce_failed, persist_ok;
     uint64_t produced; /* records produced since the last commit */
@@ -143,6 +167,12 @@ struct thread {
 
 struct gs_run {
     gs_config_t cfg;
+    gs_metrics_t *m;
+    gs_health_t *h;
+    gs_http_t *http;
+    gs_counter_t *m_out[GS_OUT__COUNT], *m_dlq[GS_REASON_COUNT], *m_late, *m_rebalances,
+        *m_commit_failures;
+    gs_histogram_t *m_commit, *m_txn;
     gs_run_opts_t o;
     gs_cluster_t *cluster;
     char bootstrap[1024];
@@ -260,6 +290,7 @@ static void sink_emit(void *ctx, gs_output_t topic, const void *key, size_t klen
 {
     thread_t *th = ctx;
     ADD(th->run->out[topic], 1);
+    gs_counter_inc(th->run->m_out[topic]);
     produce(th, th->out_rkt[topic], part_of(th->run, 4 + (int)topic, key, klen), key, klen, val,
             vlen, NULL, 0, NULL);
 }
@@ -396,11 +427,11 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
     int64_t t0 = now_ms(), last = t0;
     int64_t lo = -1, hi = -1;
     rd_kafka_resp_err_t qe = rd_kafka_query_watermark_offsets(th->rc, topic, u->p, &lo, &hi, 10000);
-    if (qe == RD_KAFKA_RESP_ERR_NO_ERROR && (hi <= lo || (cp->changelog_offset >= 0 &&
-                                                           cp->changelog_offset >= hi))) {
+    if (qe == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        (hi <= lo || (cp->changelog_offset >= 0 && cp->changelog_offset >= hi))) {
         /* nothing after the checkpoint: the local state is current */
         gs_clog_reader_destroy(rd);
-        rlog(0, "event=restored thread=%d unit=%s partition=%d changelog_records=0 seq=%" PRId64,
+        rlog(0, "event=restore_end thread=%d unit=%s partition=%d changelog_records=0 seq=%" PRId64,
              th->id, u->kind == U_TASK ? "task" : "rollup", u->p, cp->seq);
         return true;
     }
@@ -408,6 +439,15 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
     rd_kafka_topic_partition_list_add(l, topic, u->p)->offset =
         cp->changelog_offset >= 0 ? cp->changelog_offset : RD_KAFKA_OFFSET_BEGINNING;
     bool ok = true;
+    gs_counter_t *progress = NULL;
+    if (u->kind == U_TASK) {
+        int64_t from = cp->changelog_offset >= 0 ? cp->changelog_offset : lo;
+        gs_metrics_restore_begin(r->m, (uint32_t)u->p, (uint64_t)(hi > from ? hi - from : 0));
+        progress = gs_metrics_restore_records(r->m, (uint32_t)u->p);
+        gs_health_task_restoring(r->h, (uint32_t)u->p, true);
+    }
+    rlog(1, "event=restore_start thread=%d unit=%s partition=%d from=%" PRId64 " to=%" PRId64,
+         th->id, u->kind == U_TASK ? "task" : "rollup", u->p, cp->changelog_offset, hi);
     rd_kafka_resp_err_t e = rd_kafka_assign(th->rc, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
@@ -452,11 +492,15 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
             rd_kafka_header_get_last(hs, GS_CLOG_HEADER, &hv, &hl);
         gs_err_t ge =
             gs_clog_reader_add(rd, m->offset, m->key, m->key_len, m->payload, m->len, hv, hl);
+        int64_t m_offset = m->offset;
         rd_kafka_message_destroy(m);
+        if (progress) gs_counter_inc(progress);
+        gs_health_beat(r->h, th->id, gs_health_now_ms());
         if (ge != GS_OK) {
             ok = false;
             break;
         }
+        if (m_offset + 1 >= hi) break; /* the end seen at the start: no need to wait for EOF */
         if (gs_statedb_batch_count(u->batch) >= 50000) { /* bound the batch: commit a prefix */
             if (gs_statedb_commit(r->db, u->batch, u->dbid, gs_clog_reader_checkpoint(rd), false,
                                   err, sizeof(err)) != GS_OK) {
@@ -477,12 +521,13 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         uint64_t nread, napplied, ndropped;
         gs_clog_reader_counts(rd, &nread, &napplied, &ndropped);
         ADD(r->restored, napplied);
-        rlog(nread ? 1 : 0,
-             "event=restored thread=%d unit=%s partition=%d changelog_records=%" PRIu64
+        rlog(1,
+             "event=restore_end thread=%d unit=%s partition=%d changelog_records=%" PRIu64
              " applied=%" PRIu64 " dropped=%" PRIu64 " seq=%" PRId64 " ms=%" PRId64,
              th->id, u->kind == U_TASK ? "task" : "rollup", u->p, nread, napplied, ndropped,
              cp->seq, now_ms() - t0);
     }
+    if (u->kind == U_TASK) gs_health_task_restoring(r->h, (uint32_t)u->p, false);
     gs_statedb_batch_clear(u->batch);
     gs_clog_reader_destroy(rd);
     return ok;
@@ -497,6 +542,7 @@ static void unit_free(unit_t *u)
         if (u->hm[s]) rd_kafka_message_destroy(u->hm[s]);
         gs_arena_fini(&u->arena[s]);
     }
+    if (u->task) gs_metrics_task_assign(u->th->run->m, (uint32_t)u->p, false);
     gs_task_destroy(u->task);
     gs_rollup_destroy(u->rollup);
     gs_statedb_batch_destroy(u->batch);
@@ -548,6 +594,9 @@ static unit_t *unit_open(thread_t *th, int kind, int32_t p)
         if (!(u->task = gs_task_new((uint32_t)p, &r->cfg.params, st, &sink, &parts))) goto fail;
         if (gs_task_restored(u->task) != GS_OK) goto fail;
         u->finished = gs_task_watermark(u->task) == GS_TIME_MAX;
+        for (int s = 0; s < GS_SRC__COUNT; s++)
+            u->m_in[s] = gs_metrics_records_in(r->m, (gs_source_t)s, (uint32_t)p);
+        gs_metrics_task_assign(r->m, (uint32_t)p, true);
         int64_t t = now_ms();
         for (int s = 0; s < GS_SRC__COUNT; s++) {
             u->last_rx[s] = t;
@@ -597,7 +646,14 @@ static void add_task_metrics(gs_run_t *r, unit_t *u)
     ADD(r->duplicates, m->duplicates_exact - u->last_m.duplicates_exact);
     for (int i = 0; i < 5; i++)
         ADD(r->alerts[i], m->alerts[i] - u->last_m.alerts[i]);
+    gs_counter_add(r->m_late, m->kpi_late_dropped - u->last_m.kpi_late_dropped);
     u->last_m = *m;
+    gs_store_t *st = gs_task_store(u->task);
+    int64_t entries = 0;
+    for (int ns = 0; ns < GS_NS__COUNT; ns++)
+        entries += (int64_t)gs_store_count(st, (gs_ns_t)ns);
+    gs_gauge_set(gs_metrics_state_entries(r->m, (uint32_t)u->p), entries);
+    gs_gauge_set(gs_metrics_state_bytes(r->m, (uint32_t)u->p), (int64_t)gs_store_bytes(st));
 }
 
 static void for_units(thread_t *th, void (*fn)(thread_t *, unit_t *))
@@ -699,9 +755,10 @@ static bool txn_error(thread_t *th, const char *what, rd_kafka_error_t *err)
 {
     bool fatal = rd_kafka_error_is_fatal(err);
     bool abortable = rd_kafka_error_txn_requires_abort(err);
-    rlog(3, "event=transaction_failed thread=%d step=%s error=\"%s\" fatal=%d abortable=%d", th->id,
+    rlog(3, "event=commit_failed thread=%d step=%s error=\"%s\" fatal=%d abortable=%d", th->id,
          what, rd_kafka_error_string(err), fatal, abortable);
     rd_kafka_error_destroy(err);
+    gs_counter_inc(th->run->m_commit_failures);
     if (fatal) return false;
     rd_kafka_error_t *e2 = rd_kafka_abort_transaction(th->pr, 30000);
     if (e2) {
@@ -738,6 +795,8 @@ static bool commit_all(thread_t *th)
 {
     gs_run_t *r = th->run;
     th->last_commit = now_ms();
+    struct timespec c0;
+    clock_gettime(CLOCK_MONOTONIC, &c0);
     if (!begin_txn(th)) return false;
     for_units(th, flush_unit);
     for_units(th, flush_rollup);
@@ -749,7 +808,8 @@ static bool commit_all(thread_t *th)
     th->produced = 0;
     if (r->cfg.exactly_once) {
         if (th->produce_failed) {
-            rlog(3, "event=produce_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            rlog(3, "event=commit_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            gs_counter_inc(r->m_commit_failures);
             rd_kafka_error_t *e = rd_kafka_abort_transaction(th->pr, 30000);
             if (e) {
                 bool fatal = rd_kafka_error_is_fatal(e);
@@ -772,12 +832,18 @@ static bool commit_all(thread_t *th)
             }
         }
         rd_kafka_topic_partition_list_destroy(l);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         rd_kafka_error_t *e = rd_kafka_commit_transaction(th->pr, 60000);
         if (e) return txn_error(th, "commit", e) && begin_txn(th);
         th->txn_open = false;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        gs_histogram_observe(r->m_txn, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+                                                  (t1.tv_nsec - t0.tv_nsec)));
     } else {
         if (th->produce_failed) {
-            rlog(3, "event=produce_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            rlog(3, "event=commit_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            gs_counter_inc(r->m_commit_failures);
             th->produce_failed = false;
             ADD(r->aborts, 1);
             rewind_units(th);
@@ -796,6 +862,10 @@ static bool commit_all(thread_t *th)
     th->persist_ok = true;
     for_units(th, persist_unit);
     ADD(r->commits, 1);
+    struct timespec c1;
+    clock_gettime(CLOCK_MONOTONIC, &c1);
+    gs_histogram_observe(r->m_commit, (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000000LL +
+                                                 (c1.tv_nsec - c0.tv_nsec)));
     if (!th->persist_ok) return false;
     return begin_txn(th);
 }
@@ -898,6 +968,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                  l->elems[i].topic, (int)l->elems[i].partition);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ADD(r->rebalances, 1);
+        gs_counter_inc(r->m_rebalances);
         rlog(1, "event=assigned thread=%d partitions=\"%s\"", th->id, parts);
         if (!open_assigned(th, l)) {
             close_all(th);
@@ -930,6 +1001,8 @@ static void to_dlq(thread_t *th, const rd_kafka_message_t *m, gs_err_t why)
     gs_run_t *r = th->run;
     ADD(r->dlq[gs_reason_index(why)], 1);
     ADD(r->out[GS_OUT_DLQ], 1);
+    gs_counter_inc(r->m_dlq[gs_reason_index(why)]);
+    gs_counter_inc(r->m_out[GS_OUT_DLQ]);
     const char *reason = gs_err_str(why);
     char part[16], off[24];
     snprintf(part, sizeof(part), "%d", (int)m->partition);
@@ -1003,6 +1076,7 @@ static size_t drain_task(thread_t *th, unit_t *u, int64_t now)
         if (s < 0) break;
         rd_kafka_message_t *m = u->hm[s];
         ADD(r->records_in[s], 1);
+        gs_counter_inc(u->m_in[s]);
         gs_err_t rej = u->verr[s];
         if (rej == GS_OK) rej = gs_task_apply(u->task, &u->ev[s]);
         if (rej != GS_OK) to_dlq(th, m, rej);
@@ -1092,11 +1166,14 @@ static void update_gauges(thread_t *th)
         any = true;
         int64_t w = gs_task_watermark(u->task);
         if (w < wm) wm = w;
+        gs_gauge_set(gs_metrics_watermark(th->run->m, (uint32_t)p), w);
         for (int s = 0; s < GS_SRC__COUNT; s++) {
             int64_t lo = -1, hi = -1;
             rd_kafka_get_watermark_offsets(th->c, gs_source_topic[s], p, &lo, &hi);
             int64_t pos = u->pos[s] >= 0 ? u->pos[s] : (lo >= 0 ? lo : 0);
-            if (hi > pos) lag += (uint64_t)(hi - pos);
+            int64_t l = hi > pos ? hi - pos : 0;
+            lag += (uint64_t)l;
+            gs_gauge_set(gs_metrics_consumer_lag(th->run->m, (uint32_t)p, (gs_source_t)s), l);
         }
     }
     atomic_store_explicit(&th->lag, lag, RELAXED);
@@ -1166,6 +1243,7 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
         !conf_set(conf, "isolation.level", "read_committed", err, errlen) ||
         !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         !conf_set(conf, "enable.partition.eof", "true", err, errlen) ||
+        !conf_set(conf, "fetch.wait.max.ms", "20", err, errlen) ||
         !conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return false;
@@ -1263,6 +1341,7 @@ static void *thread_main(void *arg)
             m = rd_kafka_consumer_poll(th->c, 0);
         }
         int64_t now = now_ms();
+        gs_health_beat(r->h, th->id, gs_health_now_ms());
         for (int p = 0; p < r->nparts; p++)
             if (th->tasks[p]) {
                 drain_task(th, th->tasks[p], now);
@@ -1293,6 +1372,7 @@ static void *thread_main(void *arg)
     }
     rd_kafka_consumer_close(th->rc);
 out:
+    gs_health_thread_exit(r->h, th->id);
     atomic_fetch_sub(&r->threads_running, 1);
     return NULL;
 }
@@ -1380,6 +1460,11 @@ static bool check_topics(gs_run_t *r, char *errbuf, size_t errlen)
     return ok;
 }
 
+static gs_err_t statedb_memory(void *db, size_t *block_cache, size_t *memtables)
+{
+    return gs_statedb_memory(db, block_cache, memtables);
+}
+
 static void default_instance(gs_run_t *r)
 {
     if (r->cfg.instance_id[0]) {
@@ -1427,7 +1512,7 @@ gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *err
     r->o = *o;
     if (r->o.partitions <= 0) r->o.partitions = 4;
     if (r->o.brokers <= 0) r->o.brokers = 3;
-    log_min_level = cfg->log_level;
+    gs_log_setup_config(cfg);
     default_instance(r);
     if (!cfg->bootstrap_servers[0]) {
         gs_topic_spec_t plan[GS_TOPICS_COUNT];
@@ -1450,6 +1535,26 @@ gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *err
     if (!(r->db = gs_statedb_open(dir, (size_t)cfg->state_memory_bytes, errbuf, errlen))) goto fail;
     r->nth = cfg->num_stream_threads;
     if (!(r->th = calloc((size_t)r->nth, sizeof(*r->th)))) goto fail;
+    if (!(r->m = gs_metrics_new_engine((uint32_t)r->nparts)) ||
+        !(r->h = gs_health_new(r->nth, (uint32_t)r->nparts, 30000, gs_health_now_ms()))) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < GS_OUT__COUNT; i++)
+        r->m_out[i] = gs_metrics_records_out(r->m, (gs_output_t)i);
+    for (int i = 0; i < GS_REASON_COUNT; i++)
+        r->m_dlq[i] = gs_metrics_dlq(r->m, (gs_err_t)(-i - 1));
+    r->m_late = gs_metrics_late(r->m);
+    r->m_rebalances = gs_metrics_rebalances(r->m);
+    r->m_commit_failures = gs_metrics_commit_failures(r->m);
+    r->m_commit = gs_metrics_commit_duration(r->m);
+    r->m_txn = gs_metrics_transaction_duration(r->m);
+    gs_gauge_set(gs_metrics_stream_threads(r->m), r->nth);
+    gs_metrics_watch_memory(r->m, statedb_memory, r->db);
+    if (cfg->metrics_port && !(r->http = gs_http_start(cfg->metrics_host, cfg->metrics_port, r->m,
+                                                       r->h, errbuf, errlen)))
+        goto fail;
+    gs_log_config(cfg);
     rlog(1,
          "event=start version=%s application.id=%s instance=%s bootstrap=%s partitions=%d "
          "threads=%d guarantee=%s commit.interval.ms=%" PRId64 " state=%s until_end=%d",
@@ -1482,6 +1587,10 @@ gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *err
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return r;
 fail:
+    gs_http_stop(r->http);
+    gs_health_destroy(r->h);
+    gs_metrics_destroy(r->m);
+    free(r->th);
     gs_statedb_close(r->db);
     gs_cluster_stop(r->cluster);
     free(r);
@@ -1495,11 +1604,27 @@ const char *gs_run_bootstrap(const gs_run_t *r)
 
 void gs_run_stop(gs_run_t *r)
 {
-    atomic_store(&r->stop, true);
+    atomic_store(&r->stop, true); /* async-signal-safe: readiness follows in the main loop */
+}
+
+/* Ready once every thread has had its first assignment (restores are tracked per task). */
+static void update_ready(gs_run_t *r)
+{
+    if (atomic_load(&r->stop)) {
+        gs_health_set_ready(r->h, false, "shutting down");
+        return;
+    }
+    for (int i = 0; i < r->nth; i++)
+        if (!r->th[i].assigned_once) {
+            gs_health_set_ready(r->h, false, "waiting for the first assignment");
+            return;
+        }
+    gs_health_set_ready(r->h, true, NULL);
 }
 
 bool gs_run_finished(const gs_run_t *r)
 {
+    update_ready((gs_run_t *)r);
     if (atomic_load(&r->threads_running) == 0) return true;
     if (!r->o.until_end) return false;
     for (int i = 0; i < r->nth; i++)
@@ -1550,6 +1675,9 @@ int gs_run_join(gs_run_t *r)
         thread_fini(&r->th[i]);
     }
     free(r->th);
+    gs_http_stop(r->http);
+    gs_health_destroy(r->h);
+    gs_metrics_destroy(r->m);
     gs_statedb_close(r->db);
     gs_cluster_stop(r->cluster);
     free(r);

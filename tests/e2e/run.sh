@@ -158,8 +158,8 @@ if broker crash && load crash; then
     bad "crash: the run after three kill -9 exits 0" "$work/crash.err"
   fi
   # the kills must have hit a run that had committed something: a later run restored it
-  if grep -q "event=restored.*applied=[1-9]" "$work/crash.err"; then
-    ok "crash: restarts restored committed state ($(grep -c 'event=restored' "$work/crash.err") restores)"
+  if grep -q "event=restore_end.*applied=[1-9]" "$work/crash.err"; then
+    ok "crash: restarts restored committed state ($(grep -c 'event=restore_end' "$work/crash.err") restores)"
   else
     bad "crash: restarts restored committed state" "$work/crash.err"
   fi
@@ -169,17 +169,46 @@ fi
 
 # --- 4. SIGTERM on a live run -----------------------------------------------------------------------
 if broker live && load live; then
+  port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   "$bin" run "${common[@]}" --set bootstrap.servers="$bs" --set state.dir="$work/live.state" \
-    --set num.stream.threads=1 --set log.level=info >"$work/live.out" 2>"$work/live.err" &
+    --set num.stream.threads=1 --set log.level=info --set log.format=json \
+    --set metrics.port="$port" --set metrics.host=127.0.0.1 >"$work/live.out" 2>"$work/live.err" &
   p=$!
   pids+=($p)
   sleep 8
+  # the operations endpoint while it runs: ready, alive, and counting what it applied
+  "$py" - "$port" "$nrec" >"$work/live.http" 2>&1 <<'EOF'
+import sys, urllib.request
+port, nrec = sys.argv[1], int(sys.argv[2])
+def get(path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%s%s" % (port, path), timeout=2) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+ok = True
+for path in ("/healthz", "/readyz"):
+    code, body = get(path)
+    print(path, code, body.strip()[:80])
+    ok = ok and code == 200
+code, text = get("/metrics")
+total = sum(float(l.split()[-1]) for l in text.splitlines()
+            if l.startswith("gridstream_records_in_total{"))
+print("records_in_total", total, "of", nrec)
+ok = ok and code == 200 and total == nrec and "gridstream_commit_duration_seconds_bucket" in text
+sys.exit(0 if ok else 1)
+EOF
+  if [[ $? -eq 0 ]]; then ok "live: /healthz, /readyz 200 and /metrics counts every record"; else
+    bad "live: operations endpoint" "$work/live.http"; fi
+  if "$py" -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$work/live.err" 2>/dev/null &&
+     grep -q '"event":"assigned"' "$work/live.err"; then ok "live: log.format=json gives JSON lines"; else
+    bad "live: JSON log lines" "$work/live.err"; fi
   kill -TERM $p
   t0=$(date +%s)
   wait $p
   rc=$?
   unset 'pids[-1]'
-  if [[ $rc -eq 0 ]] && (($(date +%s) - t0 <= 20)) && grep -q "event=stopped exit=0" "$work/live.err"; then
+  if [[ $rc -eq 0 ]] && (($(date +%s) - t0 <= 20)) && grep -q '"event":"stopped"' "$work/live.err"; then
     ok "live: SIGTERM commits and exits 0 within 20 s"
   else
     bad "live: SIGTERM exits 0 (rc $rc)" "$work/live.err"
