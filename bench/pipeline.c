@@ -283,8 +283,8 @@ static double timed_run(shared_t *sh, bool decode, gs_replay_stats_t *tot, char 
 void gs_bench_pipeline_defaults(gs_bench_pipeline_opts_t *o)
 {
     memset(o, 0, sizeof(*o));
-    o->cells = 400;
-    o->days = 35;
+    o->cells = 200;
+    o->days = 70; /* past the 35-day horizons: the second half is the steady state */
     o->partitions = 4;
     o->threads[0] = 1;
     o->threads[1] = 2;

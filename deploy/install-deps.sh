@@ -4,14 +4,19 @@
 #                                   jemalloc,
 #                                   Python for the sample generator)
 #   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka)
+#   deploy/install-deps.sh --bench  also what the benchmark report needs (gnuplot, for its plot)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev
       librdkafka-dev librocksdb-dev python3 python3-protobuf protobuf-compiler)
-if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka)  # kcat, confluent-kafka: clients we did not write
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka) ;;  # kcat, confluent-kafka: clients we did not write
+    --bench) pkgs+=(gnuplot-nox) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
