@@ -111,7 +111,9 @@ typedef struct plan_in {
 
 typedef struct plan_out {
     double peak_eps, thread_rps;
-    int cores, instances, threads_per_instance, partitions;
+    int load_cores; /* what the peak load needs */
+    int cores;      /* in all: stream threads per instance x instances, one core each */
+    int instances, threads_per_instance, partitions;
     double incidents_kept, hot_bytes, memory_per_instance, disk_per_instance;
 } plan_out_t;
 
@@ -121,18 +123,19 @@ static void compute(const gs_bench_figures_t *fg, const plan_in_t *in, plan_out_
     o->peak_eps = in->eps * PEAK_FACTOR;
     double scaling = fg->scaling > 0 && fg->scaling <= 1 ? fg->scaling : 1;
     o->thread_rps = fg->per_core_rps * scaling * KAFKA_FACTOR * UTILISATION;
-    o->cores = (int)ceil(o->peak_eps / o->thread_rps);
-    if (o->cores < 1) o->cores = 1;
+    o->load_cores = (int)ceil(o->peak_eps / o->thread_rps);
+    if (o->load_cores < 1) o->load_cores = 1;
     o->incidents_kept = in->incidents_per_day * in->retention_days;
     o->hot_bytes =
         (o->incidents_kept * fg->rss_per_incident + in->cells * fg->rss_per_cell) * MEMORY_HEADROOM;
-    int by_cpu = (o->cores + CORES_PER_INSTANCE - 1) / CORES_PER_INSTANCE;
+    int by_cpu = (o->load_cores + CORES_PER_INSTANCE - 1) / CORES_PER_INSTANCE;
     int by_mem = (int)ceil(o->hot_bytes / INSTANCE_MAX_STATE_BYTES);
     o->instances = MIN_INSTANCES;
     if (by_cpu > o->instances) o->instances = by_cpu;
     if (by_mem > o->instances) o->instances = by_mem;
-    o->threads_per_instance = (o->cores + o->instances - 1) / o->instances;
-    o->partitions = 2 * o->threads_per_instance * o->instances;
+    o->threads_per_instance = (o->load_cores + o->instances - 1) / o->instances;
+    o->cores = o->threads_per_instance * o->instances;
+    o->partitions = 2 * o->cores;
     if (o->partitions < MIN_PARTITIONS) o->partitions = MIN_PARTITIONS;
     o->memory_per_instance = o->hot_bytes / o->instances + fg->memory_bytes + INSTANCE_FIXED_BYTES;
     o->disk_per_instance =
@@ -171,13 +174,14 @@ static void print_plan(const gs_bench_figures_t *fg, const preset_t *p, const pl
     fprintf(f, "%sload: %.1f events/s on average, %.1f/s at peak (x%.0f)\n", b, in->eps, o.peak_eps,
             PEAK_FACTOR);
     fprintf(f,
-            "%sneeds: %d core%s, %d stream thread%s (%d per instance), %d instances, %d "
-            "partitions, %.1f GiB memory and %.1f GiB disk per instance (%.1f GiB, %.1f GiB in "
-            "all)\n",
-            b, o.cores, o.cores > 1 ? "s" : "", o.threads_per_instance * o.instances,
-            o.threads_per_instance * o.instances > 1 ? "s" : "", o.threads_per_instance,
-            o.instances, o.partitions, gib(o.memory_per_instance), gib(o.disk_per_instance),
-            gib(o.memory_per_instance * o.instances), gib(o.disk_per_instance * o.instances));
+            "%sneeds: %d instances x (%d core%s, %d stream thread%s, %.1f GiB memory, %.1f GiB "
+            "disk) = %d cores (the peak load alone needs %d), %d partitions, %.1f GiB memory, "
+            "%.1f GiB disk\n",
+            b, o.instances, o.threads_per_instance, o.threads_per_instance > 1 ? "s" : "",
+            o.threads_per_instance, o.threads_per_instance > 1 ? "s" : "",
+            gib(o.memory_per_instance), gib(o.disk_per_instance), o.cores, o.load_cores,
+            o.partitions, gib(o.memory_per_instance * o.instances),
+            gib(o.disk_per_instance * o.instances));
     fprintf(f, "%sstate: %.0f incidents kept x %.0f B RSS + %.0f cells x %.0f B, x%.1f headroom\n",
             b, o.incidents_kept, fg->rss_per_incident, in->cells, fg->rss_per_cell,
             MEMORY_HEADROOM);
@@ -222,18 +226,19 @@ static void plan_json(const gs_bench_figures_t *fg, const char *name, const plan
     compute(fg, in, &o);
     fprintf(f, "{\"preset\":");
     gs_bench_json_str(f, name);
-    fprintf(f,
-            ",\"cells\":%.0f,\"events_per_second\":%.3f,\"incidents_per_day\":%.1f,"
-            "\"retention_days\":%.0f,\"peak_events_per_second\":%.3f,\"cores\":%d,"
-            "\"stream_threads\":%d,\"instances\":%d,\"partitions\":%d,"
-            "\"memory_bytes_per_instance\":%.0f,\"disk_bytes_per_instance\":%.0f,"
-            "\"incidents_kept\":%.0f,\"assumptions\":{\"peak_factor\":%.1f,\"kafka_factor\":%.2f,"
-            "\"utilisation\":%.2f,\"cores_per_instance\":%d,\"min_instances\":%d,"
-            "\"memory_headroom\":%.2f,\"disk_factor\":%.1f},\"measured\":",
-            in->cells, in->eps, in->incidents_per_day, in->retention_days, o.peak_eps, o.cores,
-            o.threads_per_instance * o.instances, o.instances, o.partitions, o.memory_per_instance,
-            o.disk_per_instance, o.incidents_kept, PEAK_FACTOR, KAFKA_FACTOR, UTILISATION,
-            CORES_PER_INSTANCE, MIN_INSTANCES, MEMORY_HEADROOM, DISK_FACTOR);
+    fprintf(
+        f,
+        ",\"cells\":%.0f,\"events_per_second\":%.3f,\"incidents_per_day\":%.1f,"
+        "\"retention_days\":%.0f,\"peak_events_per_second\":%.3f,\"load_cores\":%d,\"cores\":%d,"
+        "\"stream_threads\":%d,\"instances\":%d,\"partitions\":%d,"
+        "\"memory_bytes_per_instance\":%.0f,\"disk_bytes_per_instance\":%.0f,"
+        "\"incidents_kept\":%.0f,\"assumptions\":{\"peak_factor\":%.1f,\"kafka_factor\":%.2f,"
+        "\"utilisation\":%.2f,\"cores_per_instance\":%d,\"min_instances\":%d,"
+        "\"memory_headroom\":%.2f,\"disk_factor\":%.1f},\"measured\":",
+        in->cells, in->eps, in->incidents_per_day, in->retention_days, o.peak_eps, o.load_cores,
+        o.cores, o.threads_per_instance * o.instances, o.instances, o.partitions,
+        o.memory_per_instance, o.disk_per_instance, o.incidents_kept, PEAK_FACTOR, KAFKA_FACTOR,
+        UTILISATION, CORES_PER_INSTANCE, MIN_INSTANCES, MEMORY_HEADROOM, DISK_FACTOR);
     gs_bench_figures_json(fg, f);
     fprintf(f, "}");
 }
