@@ -6,15 +6,21 @@
 #   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka,
 #                                   PyYAML for the deploy/ checks, chromium to render the HTML
 #                                   scorecard)
+#   deploy/install-deps.sh --bench  also what the benchmark report needs (gnuplot, for its plot)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev
       librdkafka-dev librocksdb-dev libmicrohttpd-dev python3 python3-protobuf protobuf-compiler)
-if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka python3-yaml)  # kcat, confluent-kafka: clients we did not write
-  pkgs+=(chromium fonts-wqy-microhei)  # headless HTML scorecard screenshots; a CJK font for them
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test)
+      pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka python3-yaml)  # kcat, confluent-kafka: clients we did not write
+      pkgs+=(chromium fonts-wqy-microhei) ;;  # headless HTML scorecard screenshots; a CJK font for them
+    --bench) pkgs+=(gnuplot-nox) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -22,7 +28,7 @@ for p in "${pkgs[@]}"; do
 done
 # The deploy/ checks ask apt-cache whether the image's packages exist: they need package lists.
 need_lists=0
-if [[ "${1:-}" == "--test" ]] && ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+if [[ " $* " == *" --test "* ]] && ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
   need_lists=1
 fi
 if ((${#missing[@]} == 0 && need_lists == 0)); then

@@ -43,7 +43,7 @@ static void usage(FILE *f)
         "topic\n"
         "  topics --partitions N             print every topic the engine needs (name partitions "
         "policy)\n"
-        "  bench replay --input DIR          replay throughput vs. protobuf-c decode-only\n"
+        "  bench pipeline|state|report|plan  capacity benchmark and planner (bench/README.md)\n"
         "  config check FILE                 validate a properties file, print the effective "
         "config\n"
         "  config keys                       list every configuration key with its default\n"

@@ -171,20 +171,18 @@ static void add_metrics(gs_task_metrics_t *a, const gs_task_metrics_t *b)
         dst[i] += src[i];
 }
 
-static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
-                         const gs_sink_t *sink, const gs_partial_sink_t *parts, out_ctx_t *oc,
-                         gs_replay_stats_t *st, char *errbuf, size_t errlen)
+gs_err_t gs_replay_task(const gs_replay_task_opts_t *o, gs_recreader_t rd[GS_SRC__COUNT],
+                        gs_replay_stats_t *st, char *errbuf, size_t errlen)
 {
     head_t h[GS_SRC__COUNT];
     memset(h, 0, sizeof(h));
     gs_err_t err = GS_OK;
-    gs_task_t *t = gs_task_new(p, o->params, NULL, sink, parts);
+    uint32_t p = o->task, nparts = o->partitions;
+    gs_task_t *t = gs_task_new(p, o->params, NULL, o->sink, o->parts);
     if (!t) return GS_ERR_NOMEM;
     for (int s = 0; s < GS_SRC__COUNT; s++) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s/%u.rec", o->input, gs_source_topic[s], p);
+        h[s].rd = rd[s];
         gs_arena_init(&h[s].arena, 4096);
-        if ((err = gs_recreader_open(&h[s].rd, path, true, errbuf, errlen)) != GS_OK) goto out;
     }
     uint64_t done = 0;
     double last_progress = now_s();
@@ -220,12 +218,11 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
         if (rej != GS_OK) {
             const char *reason = gs_err_str(rej);
             st->dlq[gs_reason_index(rej)]++;
-            oc->st->out[GS_OUT_DLQ]++;
-            if (oc->open)
-                gs_recwriter_put(&oc->w[GS_OUT_DLQ], reason, strlen(reason), hd->rec.val,
-                                 hd->rec.vlen);
+            o->sink->emit(o->sink->ctx, GS_OUT_DLQ, reason, strlen(reason), hd->rec.val,
+                          hd->rec.vlen);
         }
-        if ((++done & 0xffff) == 0)
+        if (++done == o->mark_at && o->mark) o->mark(o->mark_ctx, done);
+        if ((done & 0xffff) == 0)
             gs_store_flush(gs_task_store(t), NULL,
                            NULL); /* nothing persists: drop the dirty marks */
         if (o->progress && (done & 0xffff) == 0 && now_s() - last_progress > 1.0) {
@@ -235,15 +232,42 @@ static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
             fflush(o->progress);
         }
     }
+    if (o->mark) o->mark(o->mark_ctx, done); /* end of input, before the final flush */
     gs_task_finish(t);
     if ((err = gs_task_flush(t)) != GS_OK) snprintf(errbuf, errlen, "task %u: out of memory", p);
     add_metrics(&st->totals, gs_task_metrics(t));
 out:
     for (int s = 0; s < GS_SRC__COUNT; s++) {
-        gs_recreader_close(&h[s].rd);
+        rd[s] = h[s].rd;
         gs_arena_fini(&h[s].arena);
     }
     gs_task_destroy(t);
+    return err;
+}
+
+static gs_err_t run_task(const gs_replay_opts_t *o, uint32_t p, uint32_t nparts,
+                         const gs_sink_t *sink, const gs_partial_sink_t *parts,
+                         gs_replay_stats_t *st, char *errbuf, size_t errlen)
+{
+    gs_recreader_t rd[GS_SRC__COUNT];
+    memset(rd, 0, sizeof(rd));
+    gs_err_t err = GS_OK;
+    for (int s = 0; s < GS_SRC__COUNT && err == GS_OK; s++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s/%u.rec", o->input, gs_source_topic[s], p);
+        err = gs_recreader_open(&rd[s], path, true, errbuf, errlen);
+    }
+    if (err == GS_OK) {
+        gs_replay_task_opts_t to = {.params = o->params,
+                                    .task = p,
+                                    .partitions = nparts,
+                                    .sink = sink,
+                                    .parts = parts,
+                                    .progress = o->progress};
+        err = gs_replay_task(&to, rd, st, errbuf, errlen);
+    }
+    for (int s = 0; s < GS_SRC__COUNT; s++)
+        gs_recreader_close(&rd[s]);
     return err;
 }
 
@@ -281,7 +305,7 @@ gs_err_t gs_replay_run(const gs_replay_opts_t *o, gs_replay_stats_t *st, char *e
     }
     gs_partial_sink_t parts = {partial_emit, r};
     for (uint32_t p = 0; p < nparts && err == GS_OK; p++)
-        err = run_task(o, p, nparts, &sink, &parts, &oc, st, errbuf, errlen);
+        err = run_task(o, p, nparts, &sink, &parts, st, errbuf, errlen);
     if (o->progress) fprintf(o->progress, "\r%60s\r", "");
     if (err == GS_OK && (err = gs_rollup_flush(r)) != GS_OK)
         snprintf(errbuf, errlen, "rollup: out of memory");

@@ -228,9 +228,9 @@ static blk_t *lookup(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, ui
 }
 
 static blk_t *blk_alloc(gs_store_t *s, gs_ns_t ns, uint64_t h, const void *key, size_t klen,
-                        size_t vlen)
+                        size_t vlen, size_t want)
 {
-    size_t vcap = (vlen + 7u) & ~(size_t)7u;
+    size_t vcap = ((vlen > want ? vlen : want) + 7u) & ~(size_t)7u;
     if (vcap == 0) vcap = 8;
     blk_t *b = pool_alloc(s, blk_bytes(klen, vcap));
     if (!b) return NULL;
@@ -276,7 +276,12 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
         s->bytes -= b->vlen;
         b->vlen = (uint32_t)vlen;
     } else {
-        blk_t *nb = blk_alloc(s, ns, h, key, klen, vlen);
+        /* A value that outgrows a block too large for the pools gets half again its capacity,
+           so that a list growing by one entry at a time (a cell's recent open times) costs a
+           logarithmic number of mallocs, not one per entry. Pooled sizes stay exact. */
+        size_t want = vlen;
+        if (b && blk_bytes(klen, vlen) > POOL_MAX) want = (size_t)b->vcap + b->vcap / 2;
+        blk_t *nb = blk_alloc(s, ns, h, key, klen, vlen, want);
         if (!nb) return NULL;
         if (b)
             blk_retire(s, b);

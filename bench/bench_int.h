@@ -1,0 +1,149 @@
+/*
+ * bench_int.h - the inside of `gridstream bench`, shared by its files: bench.c (dispatch, the
+ * machine, clocks, RSS and allocation counters), pipeline.c (operators vs. decode-only, 1..N
+ * threads), state.c (memory and RocksDB bytes per incident and per cell), report.c (RESULTS.md,
+ * results.json, the plot) and plan.c (the capacity planner and its presets).
+ *
+ * Every mode measures gridstream and a reference in the same run on the same records, because on a
+ * shared machine absolute figures move by tens of percent between runs while ratios hold.
+ */
+#ifndef GS_BENCH_INT_H
+#define GS_BENCH_INT_H
+
+#include <stdio.h>
+
+#include "gs.h"
+
+#define GS_BENCH_MAX_ROWS 16
+
+/* ---- bench.c: measuring ---------------------------------------------------------------------- */
+
+double gs_bench_now(void); /* monotonic seconds */
+
+/*
+ * Heap allocation calls so far in the process (malloc, calloc, realloc, aligned), from jemalloc's
+ * statistics after flushing the calling thread's cache so that its requests are counted; -1 when
+ * the process does not run on jemalloc (dev and sanitizer builds).
+ */
+int64_t gs_bench_allocations(void);
+
+/* Gives freed memory back to the system (jemalloc purge or malloc_trim) before an RSS baseline. */
+void gs_bench_purge(void);
+
+/* Resident set size of the process in bytes, from /proc/self/statm. */
+int64_t gs_bench_rss(void);
+
+/* "2 cores, AMD EPYC ..., 23 GiB" into buf; returns the number of online cores. */
+int gs_bench_machine(char *buf, size_t len);
+
+/* Parses "1,2,4" into out (at most max values, each 1..limit); returns the count or -1. */
+int gs_bench_parse_list(const char *s, int64_t *out, int max, int64_t limit);
+
+/* Writes s as a JSON string (quotes and escapes). */
+void gs_bench_json_str(FILE *f, const char *s);
+
+/* ---- pipeline.c ------------------------------------------------------------------------------ */
+
+typedef struct gs_bench_pipeline_opts {
+    int cells, days;
+    uint32_t partitions;
+    int64_t threads[GS_BENCH_MAX_ROWS];
+    int nthreads;
+    int runs;
+    FILE *progress; /* or NULL */
+} gs_bench_pipeline_opts_t;
+
+typedef struct gs_bench_pipeline_row {
+    int threads;
+    double gs_rps, ref_rps; /* best of the runs, whole process */
+    double ratio;           /* gs_rps / ref_rps */
+    double scaling;         /* gs_rps / (threads * gs_rps at 1 thread), 0 when 1 thread not run */
+} gs_bench_pipeline_row_t;
+
+typedef struct gs_bench_pipeline_res {
+    gs_bench_pipeline_opts_t o;
+    int cores;
+    uint64_t records, bytes;
+    uint64_t incidents, kpi_records, dlq_records;
+    double gen_seconds;
+    int nrows;
+    gs_bench_pipeline_row_t rows[GS_BENCH_MAX_ROWS];
+    /* heap allocation calls per 1M records, -1 when not counted (not on jemalloc) */
+    double allocs_window_per_m; /* second half of every task's input, before its final flush */
+    uint64_t allocs_window, window_records;
+    double allocs_whole_per_m; /* a whole 1-thread run: tasks, final flushes and the rollup */
+} gs_bench_pipeline_res_t;
+
+void gs_bench_pipeline_defaults(gs_bench_pipeline_opts_t *o);
+gs_err_t gs_bench_pipeline(const gs_bench_pipeline_opts_t *o, gs_bench_pipeline_res_t *r,
+                           char *errbuf, size_t errlen);
+void gs_bench_pipeline_text(const gs_bench_pipeline_res_t *r, FILE *f);
+void gs_bench_pipeline_json(const gs_bench_pipeline_res_t *r, FILE *f);
+
+/* ---- state.c --------------------------------------------------------------------------------- */
+
+typedef struct gs_bench_state_opts {
+    int64_t cells[GS_BENCH_MAX_ROWS];
+    int nsizes;
+    int64_t memory_bytes; /* state.memory.bytes for RocksDB */
+    const char *dir;      /* scratch directory for RocksDB (removed afterwards) */
+    FILE *progress;
+} gs_bench_state_opts_t;
+
+typedef struct gs_bench_state_row {
+    int64_t cells, incidents;
+    double seconds;
+    double events_per_s;         /* reports applied per second while building the state */
+    double rss_per_cell;         /* RSS of an active cell with one open incident */
+    double rss_per_incident;     /* RSS of one more open incident in an active cell */
+    double store_per_incident;   /* bytes of keys and values in the hot table, per incident */
+    int64_t rss_state;           /* RSS the hot state added, all incidents */
+    int64_t rss_rocksdb;         /* RSS RocksDB added while loading the state */
+    int64_t rocksdb_bytes;       /* SST bytes on disk after the load */
+    double rocksdb_per_incident; /* rocksdb_bytes / incidents */
+    double packed_incident;      /* reference: mean bytes of an incident as its packed record */
+} gs_bench_state_row_t;
+
+typedef struct gs_bench_state_res {
+    gs_bench_state_opts_t o;
+    int nrows;
+    gs_bench_state_row_t rows[GS_BENCH_MAX_ROWS];
+} gs_bench_state_res_t;
+
+void gs_bench_state_defaults(gs_bench_state_opts_t *o);
+gs_err_t gs_bench_state(const gs_bench_state_opts_t *o, gs_bench_state_res_t *r, char *errbuf,
+                        size_t errlen);
+void gs_bench_state_text(const gs_bench_state_res_t *r, FILE *f);
+void gs_bench_state_json(const gs_bench_state_res_t *r, FILE *f);
+
+/* ---- plan.c ---------------------------------------------------------------------------------- */
+
+/* The measured figures the planner works from (results.json "planner_inputs"). */
+typedef struct gs_bench_figures {
+    double per_core_rps;         /* in-process records/s of one stream thread */
+    double scaling;              /* throughput of N threads / (N x one thread), measured at N max */
+    double rss_per_incident;     /* bytes */
+    double rss_per_cell;         /* bytes */
+    double rocksdb_per_incident; /* bytes on disk */
+    double memory_bytes;         /* state.memory.bytes the state figures were measured with */
+    char source[1024];           /* where the figures come from (commit, date, machine) */
+} gs_bench_figures_t;
+
+/* Reads planner_inputs from a results.json written by `bench report`. */
+gs_err_t gs_bench_figures_load(const char *path, gs_bench_figures_t *fg, char *errbuf,
+                               size_t errlen);
+
+/* Writes the planner_inputs object for results.json. */
+void gs_bench_figures_json(const gs_bench_figures_t *fg, FILE *f);
+
+/* `gridstream bench plan ...`; exit code. */
+int gs_bench_plan_main(int argc, char **argv);
+
+/* Prints the plan of every preset (report's summary). */
+void gs_bench_plan_presets(const gs_bench_figures_t *fg, FILE *f, bool markdown);
+
+/* ---- report.c -------------------------------------------------------------------------------- */
+
+int gs_bench_report_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The benchmark harness on tiny inputs: every mode runs, emits well-formed JSON with the expected
+# fields and sane values, and the report writes its files. Speed is never asserted.
+#   smoke.sh GRIDSTREAM SCRATCH_DIR
+set -euo pipefail
+bin=$1 dir=$2
+rm -rf "$dir"
+mkdir -p "$dir"
+
+"$bin" bench pipeline --cells 5 --days 2 --partitions 2 --threads 1,2 --runs 1 --json >"$dir/pipeline.json"
+"$bin" bench state --cells 200,400 --memory 16777216 --dir "$dir" --json >"$dir/state.json"
+for m in e2e latency restore; do "$bin" bench "$m" --json >"$dir/$m.json"; done
+"$bin" bench report --quick --out "$dir/report" --commit test >"$dir/report.txt" 2>/dev/null
+"$bin" bench plan --preset zhengzhou --results "$dir/report/results.json" --json >"$dir/plan.json"
+"$bin" bench plan --cells 5000 --events-per-second 100 --retention-days 30 \
+  --results "$dir/report/results.json" >"$dir/plan.txt"
+if "$bin" bench pipeline --threads 0 >/dev/null 2>&1; then echo "bad --threads accepted" >&2; exit 1; fi
+
+python3 - "$dir" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def load(name):
+    with open(os.path.join(d, name)) as f:
+        return json.load(f)
+def check(cond, what):
+    if not cond:
+        sys.exit("bench smoke: " + what)
+
+p = load("pipeline.json")
+check(p["mode"] == "pipeline" and p["available"] is True, "pipeline mode")
+check(p["records"] > 0 and p["partitions"] == 2, "pipeline records")
+check([r["threads"] for r in p["rows"]] == [1, 2], "pipeline rows")
+for r in p["rows"]:
+    check(r["gridstream_records_per_s"] > 0 and r["decode_only_records_per_s"] > 0, "rates")
+    check(abs(r["ratio"] - r["gridstream_records_per_s"] / r["decode_only_records_per_s"]) < 1e-3 * max(1, r["ratio"]), "ratio")
+a = p["allocations_per_million_records"]
+check(a is None or a >= 0, "allocations")
+
+s = load("state.json")
+check(s["mode"] == "state" and len(s["rows"]) == 2, "state rows")
+for r in s["rows"]:
+    check(r["incidents"] == 2 * r["cells"], "state incidents")
+    check(r["table_bytes_per_incident"] > 0 and r["packed_incident_bytes"] > 0, "state bytes")
+    check(r["rocksdb_bytes"] > 0, "rocksdb bytes")
+check(isinstance(s["rss_bounded_by_memory_bytes"], bool), "bound flag")
+
+for m in ("e2e", "latency", "restore"):
+    u = load(m + ".json")
+    check(u["mode"] == m and u["available"] is False and "gridstream run" in u["reason"], m)
+
+r = load("report/results.json")
+for k in ("machine", "commit", "pipeline", "state", "e2e", "latency", "restore", "planner_inputs"):
+    check(k in r, "results.json: " + k)
+check(r["planner_inputs"]["planner_per_core_records_per_s"] > 0, "planner inputs")
+md = open(os.path.join(d, "report/RESULTS.md")).read()
+for h in ("## pipeline", "## state", "## Kafka modes", "## Capacity planner", "not yet available"):
+    check(h in md, "RESULTS.md: " + h)
+
+pl = load("plan.json")
+check(pl["preset"] == "zhengzhou" and pl["cores"] >= 1 and pl["instances"] >= 2, "plan")
+check(pl["partitions"] >= pl["stream_threads"] and pl["memory_bytes_per_instance"] > 0, "plan sizes")
+check(abs(pl["events_per_second"] - (332500 * 144 + 4716 * 2880 + 2604 * 1440 + 2500 * 6) / 86400) < 1, "plan load")
+txt = open(os.path.join(d, "plan.txt")).read()
+check("needs:" in txt and "assumed" in txt, "plan text")
+print("bench smoke: ok")
+PY
