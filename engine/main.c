@@ -14,6 +14,7 @@
 #include "gen.h"
 #include "replay.h"
 #include "run.h"
+#include "demo.h"
 #include "report.h"
 #include "tail.h"
 #include "topics.h"
@@ -31,6 +32,8 @@ static void usage(FILE *f)
         "usage: gridstream <command> [options]\n"
         "\n"
         "commands:\n"
+        "  demo                              embedded cluster + synthetic city + engine, live "
+        "view\n"
         "  run [--until-end]                 the engine on Kafka (embedded cluster without\n"
         "                                    bootstrap.servers); 'gridstream run --help'\n"
         "  replay --input DIR --output DIR   run the whole pipeline over record files, no Kafka\n"
@@ -157,6 +160,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "demo") == 0) return gs_demo_main(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0) return gs_run_main(argc - 2, argv + 2);
     if (strcmp(cmd, "replay") == 0) return cmd_replay(argc - 2, argv + 2);
     if (strcmp(cmd, "broker") == 0) return gs_broker_main(argc - 2, argv + 2);

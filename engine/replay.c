@@ -56,7 +56,7 @@ static int display_width(const char *s)
     return w;
 }
 
-static void print_scorecard(FILE *f, const void *val, size_t vlen)
+void gs_replay_print_scorecard(FILE *f, const void *val, size_t vlen)
 {
     Gridstream__V1__Scorecard *sc = gridstream__v1__scorecard__unpack(NULL, vlen, val);
     if (!sc) return;
@@ -96,7 +96,8 @@ static void out_emit(void *ctx, gs_output_t topic, const void *key, size_t klen,
     out_ctx_t *o = ctx;
     o->st->out[topic]++;
     if (o->open) gs_recwriter_put(&o->w[topic], key, klen, val, vlen);
-    if (topic == GS_OUT_SCORECARDS && o->scorecards) print_scorecard(o->scorecards, val, vlen);
+    if (topic == GS_OUT_SCORECARDS && o->scorecards)
+        gs_replay_print_scorecard(o->scorecards, val, vlen);
 }
 
 static void partial_emit(void *ctx, const gs_partial_t *part)

@@ -59,6 +59,9 @@ typedef struct gs_replay_task_opts {
 gs_err_t gs_replay_task(const gs_replay_task_opts_t *o, gs_recreader_t rd[GS_SRC__COUNT],
                         gs_replay_stats_t *st, char *errbuf, size_t errlen);
 
+/* Prints one Scorecard record (packed) as the table replay and demo show. */
+void gs_replay_print_scorecard(FILE *f, const void *val, size_t vlen);
+
 /* Prints the one-screen summary of a finished replay. */
 void gs_replay_print_summary(const gs_replay_stats_t *st, FILE *out);
 
