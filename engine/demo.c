@@ -348,7 +348,10 @@ int gs_demo_main(int argc, char **argv)
     gs_run_stats_t st;
     gs_run_stats(r, &st);
     if (rk && v && !interrupted) {
-        reader_poll(rk, v, &sc, 2000); /* what the last commit made visible */
+        /* what the last commits made visible: every scorecard the engine wrote */
+        for (int i = 0; i < 100 && sc.n < st.out[GS_OUT_SCORECARDS]; i++)
+            reader_poll(rk, v, &sc, 300);
+        reader_poll(rk, v, &sc, 300);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         draw(&st, v, secs, 0, false);

@@ -261,5 +261,23 @@ if broker wrongparts; then
   stop_broker
 fi
 
+# --- 6. the demo: its scorecards are replay's for the same city ----------------------------------
+"$bin" gen --output "$work/demo.in" --partitions 4 --cells 30 --days 40 --seed 1 --quiet &&
+  "$bin" replay --input "$work/demo.in" --output "$work/demo.expected" >"$work/demo.replay" 2>&1
+if timeout 300 "$bin" demo --cells 30 --days 40 --seed 1 --set state.dir="$work/demo.state" \
+     >"$work/demo.out" 2>"$work/demo.err"; then
+  ok "demo: exits 0"
+else
+  bad "demo: exits 0" "$work/demo.err"
+fi
+# scorecard tables: header and district rows, as replay prints them
+sc_lines() { grep -E '^(Scorecard city|  +[0-9]+ [0-9]+ )' "$1" | sort; }
+if [[ -n $(sc_lines "$work/demo.replay") ]] && diff <(sc_lines "$work/demo.replay") <(sc_lines "$work/demo.out") \
+     >"$work/demo.diff"; then
+  ok "demo: scorecards equal replay's ($(grep -c '^Scorecard city' "$work/demo.out"))"
+else
+  bad "demo: scorecards equal replay's" "$work/demo.diff" "$work/demo.out"
+fi
+
 echo "run.sh: $pass passed, $fail failed"
 ((fail == 0))
