@@ -313,7 +313,11 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
     size_t alen = 0;
     int lineno = 0, start = 0;
     gs_err_t err = GS_OK;
-    while (fgets(line, sizeof(line), f)) {
+    for (;;) {
+        /* At the end of the file a pending continuation ends the line, as in Java. */
+        bool eof = !fgets(line, sizeof(line), f);
+        if (eof && alen == 0) break;
+        if (eof) line[0] = 0;
         lineno++;
         size_t n = strlen(line);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
