@@ -3,7 +3,8 @@
 #   deploy/install-deps.sh          build and run (compiler, CMake, protobuf-c, librdkafka, RocksDB,
 #                                   jemalloc,
 #                                   Python for the sample generator)
-#   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka)
+#   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka,
+#                                   clang for libFuzzer)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ pkgs=(gcc make cmake pkg-config libprotobuf-c-dev protobuf-c-compiler libjemallo
       librdkafka-dev librocksdb-dev python3 python3-protobuf protobuf-compiler)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka)  # kcat, confluent-kafka: clients we did not write
+  pkgs+=(clang)  # libFuzzer (tests/fuzz/run.sh)
 fi
 
 missing=()
