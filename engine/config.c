@@ -309,13 +309,15 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
         snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
         return GS_ERR_CONFIG;
     }
-    char line[8192], acc[16384];
-    size_t alen = 0;
+    /* Whole lines: a fixed buffer would cut a long line, and its rest would read as a line of
+       its own (a long comment could end in a setting that then took effect). */
+    char *line = NULL, acc[16384];
+    size_t alen = 0, cap = 0;
     int lineno = 0, start = 0;
     gs_err_t err = GS_OK;
     for (;;) {
         /* At the end of the file a pending continuation ends the line, as in Java. */
-        bool eof = !fgets(line, sizeof(line), f);
+        bool eof = getline(&line, &cap, f) < 0;
         if (eof && alen == 0) break;
         if (eof) line[0] = 0;
         lineno++;
@@ -352,6 +354,7 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
             break;
         }
     }
+    free(line);
     fclose(f);
     return err;
 }

@@ -18,8 +18,7 @@
 #include "config.h"
 #include "fuzz.h"
 
-#define LINE_MAX_BYTES 8191 /* config.c reads lines into 8192 bytes, the '\n' included */
-#define LOGICAL_MAX 16384
+#define LOGICAL_MAX 16384 /* a logical line, continuations joined */
 
 static char *trim(char *s)
 {
@@ -55,9 +54,12 @@ static bool apply(gs_config_t *c, char *logical, const char *path, int line, cha
 static gs_err_t oracle(gs_config_t *c, const uint8_t *data, size_t size, const char *path,
                        char *errbuf, size_t errlen)
 {
-    static char acc[LOGICAL_MAX], line[LINE_MAX_BYTES + 1];
+    static char acc[LOGICAL_MAX];
+    char *line = malloc(size + 1);
+    GS_FUZZ_CHECK(line != NULL, "out of memory");
     size_t alen = 0, pos = 0;
     int lineno = 0, start = 0;
+    gs_err_t rc = GS_OK;
 
     while (pos < size || alen > 0) {
         bool eof = pos >= size;
@@ -66,13 +68,9 @@ static gs_err_t oracle(gs_config_t *c, const uint8_t *data, size_t size, const c
         if (!eof) {
             const uint8_t *nl = memchr(data + pos, '\n', size - pos);
             size_t phys = nl ? (size_t)(nl - (data + pos)) + 1 : size - pos;
-            if (phys > LINE_MAX_BYTES) {
-                snprintf(errbuf, errlen, "%s:%d: line too long", path, lineno);
-                return GS_ERR_CONFIG;
-            }
-            memcpy(line, data + pos, phys);
+            len = strnlen((const char *)data + pos, phys); /* a NUL ends what the line says */
+            memcpy(line, data + pos, len);
             pos += phys;
-            len = strnlen(line, phys); /* a NUL ends what the line says */
         }
         line[len] = 0;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -87,16 +85,21 @@ static gs_err_t oracle(gs_config_t *c, const uint8_t *data, size_t size, const c
         if (cont) s[--n] = 0;
         if (alen + n + 1 > sizeof(acc)) {
             snprintf(errbuf, errlen, "%s:%d: line too long", path, start);
-            return GS_ERR_CONFIG;
+            rc = GS_ERR_CONFIG;
+            break;
         }
         memcpy(acc + alen, s, n);
         alen += n;
         acc[alen] = 0;
         if (cont && !eof) continue;
         alen = 0;
-        if (!apply(c, acc, path, start, errbuf, errlen)) return GS_ERR_CONFIG;
+        if (!apply(c, acc, path, start, errbuf, errlen)) {
+            rc = GS_ERR_CONFIG;
+            break;
+        }
     }
-    return GS_OK;
+    free(line);
+    return rc;
 }
 
 static char *print(const gs_config_t *c, size_t *len)
