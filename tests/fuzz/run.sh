@@ -27,10 +27,10 @@ for t in "${targets[@]}"; do
   cp tests/fuzz/corpus/"$t"/* "$work/$t/corpus/"
   cp tests/fuzz/regressions/"$t"/* "$work/$t/corpus/" 2>/dev/null || true
   # properties: the parser's limits are 8 KiB lines and 16 KiB logical lines; reach past them
-  max_len=4096
-  [[ $t == properties ]] && max_len=20000
+  limits=(-max_len=4096)
+  [[ $t == properties ]] && limits=(-max_len=20000 -len_control=0)
   echo "fuzz: $t for ${seconds}s"
-  if ! build/fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
+  if ! build/fuzz/tests/fuzz/fuzz_"$t" -max_total_time="$seconds" "${limits[@]}" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/$t/artifacts/" \
       "$work/$t/corpus" >"$work/$t/log" 2>&1; then
     failed+=("$t")
