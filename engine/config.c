@@ -385,7 +385,11 @@ gs_err_t gs_config_load_env(gs_config_t *c, char **envp, char *errbuf, size_t er
 static void print_one(void *ctx, const char *key, const char *value, const char *doc)
 {
     FILE *out = ctx;
-    fprintf(out, "# %s\n%s=%s\n", doc, key, value);
+    /* A value ending in a backslash would continue into the next line when read back: a second
+       backslash and an empty line end the continuation right there. */
+    size_t n = strlen(value);
+    bool backslash = n > 0 && value[n - 1] == '\\';
+    fprintf(out, "# %s\n%s=%s%s\n", doc, key, value, backslash ? "\\\n" : "");
 }
 
 gs_err_t gs_config_from_cli(gs_config_t *c, const char *file, int argc, char **argv, char **envp)
