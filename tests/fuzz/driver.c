@@ -65,7 +65,7 @@ static int run_dir(const char *dir)
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), by_name);
+    if (n > 1) qsort(names, n, sizeof(*names), by_name);
     int count = 0;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
