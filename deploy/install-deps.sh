@@ -5,7 +5,7 @@
 #                                   Python for the sample generator)
 #   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka,
 #                                   PyYAML for the deploy/ checks, chromium to render the HTML
-#                                   scorecard)
+#                                   scorecard, clang for libFuzzer)
 #   deploy/install-deps.sh --bench  also what the benchmark report needs (gnuplot, for its plot)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
@@ -16,7 +16,8 @@ for arg in "$@"; do
   case "$arg" in
     --test)
       pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka python3-yaml)  # kcat, confluent-kafka: clients we did not write
-      pkgs+=(chromium fonts-wqy-microhei) ;;  # headless HTML scorecard screenshots; a CJK font for them
+      pkgs+=(chromium fonts-wqy-microhei)  # headless HTML scorecard screenshots; a CJK font for them
+      pkgs+=(clang) ;;  # libFuzzer (tests/fuzz/run.sh)
     --bench) pkgs+=(gnuplot-nox) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -309,11 +309,17 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
         snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
         return GS_ERR_CONFIG;
     }
-    char line[8192], acc[16384];
-    size_t alen = 0;
+    /* Whole lines: a fixed buffer would cut a long line, and its rest would read as a line of
+       its own (a long comment could end in a setting that then took effect). */
+    char *line = NULL, acc[16384];
+    size_t alen = 0, cap = 0;
     int lineno = 0, start = 0;
     gs_err_t err = GS_OK;
-    while (fgets(line, sizeof(line), f)) {
+    for (;;) {
+        /* At the end of the file a pending continuation ends the line, as in Java. */
+        bool eof = getline(&line, &cap, f) < 0;
+        if (eof && alen == 0) break;
+        if (eof) line[0] = 0;
         lineno++;
         size_t n = strlen(line);
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -348,6 +354,7 @@ gs_err_t gs_config_load_file(gs_config_t *c, const char *path, char *errbuf, siz
             break;
         }
     }
+    free(line);
     fclose(f);
     return err;
 }
@@ -378,7 +385,11 @@ gs_err_t gs_config_load_env(gs_config_t *c, char **envp, char *errbuf, size_t er
 static void print_one(void *ctx, const char *key, const char *value, const char *doc)
 {
     FILE *out = ctx;
-    fprintf(out, "# %s\n%s=%s\n", doc, key, value);
+    /* A value ending in a backslash would continue into the next line when read back: a second
+       backslash and an empty line end the continuation right there. */
+    size_t n = strlen(value);
+    bool backslash = n > 0 && value[n - 1] == '\\';
+    fprintf(out, "# %s\n%s=%s%s\n", doc, key, value, backslash ? "\\\n" : "");
 }
 
 gs_err_t gs_config_from_cli(gs_config_t *c, const char *file, int argc, char **argv, char **envp)

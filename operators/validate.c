@@ -165,8 +165,10 @@ static bool gs_validate_utf8(const uint8_t *s, size_t n)
 
 /*
  * Walks the top-level fields of an encoded message and checks every occurrence of a string field
- * of `desc` with gs_validate_utf8(). Runs after protobuf-c accepted the bytes; it still checks
- * every bound itself and answers false on anything it cannot walk.
+ * of `desc` with gs_validate_utf8(), and that no field has number 0: protobuf-c refuses tag 0
+ * only in its one-byte form and takes an overlong one (0x80 0x00) as an unknown field, which the
+ * Java and Python parsers refuse. Runs after protobuf-c accepted the bytes; it still checks every
+ * bound itself and answers false on anything it cannot walk.
  */
 static bool gs_validate_strings(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
                                 size_t len)
@@ -175,7 +177,7 @@ static bool gs_validate_strings(const ProtobufCMessageDescriptor *desc, const ui
 
     while (p < end) {
         uint64_t tag, n;
-        if (!gs_validate_varint(&p, end, &tag)) return false;
+        if (!gs_validate_varint(&p, end, &tag) || tag >> 3 == 0) return false;
         switch (tag & 7) {
         case 0: /* varint */
             if (!gs_validate_varint(&p, end, &n)) return false;

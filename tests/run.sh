@@ -3,7 +3,8 @@
 # and UndefinedBehaviorSanitizer (-Werror), and run every test (unit: cmocka per module;
 # integration: RocksDB state, replay against the independent Python reference, determinism, bad
 # input files, the CLI; e2e: the embedded cluster, gen and tail with kcat and confluent-kafka;
-# style), then the integration tests once more on the optimised release build.
+# style; fuzz: the fuzz targets over their corpus and saved crashes), then the integration tests
+# once more on the optimised release build, and a short libFuzzer run of every fuzz target.
 #   tests/run.sh [ctest arguments...]      e.g. tests/run.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +22,6 @@ if [[ $# -eq 0 ]]; then
   cmake --preset release >/dev/null
   cmake --build build/release -j"$(nproc)"
   ctest --test-dir build/release --output-on-failure -L integration
+  # The fuzz targets under libFuzzer, 20 s each (ctest -L fuzz above only replays their corpus).
+  bash tests/fuzz/run.sh
 fi

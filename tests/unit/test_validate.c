@@ -262,6 +262,8 @@ static void test_decode(void **state)
     static const uint8_t surrogate[] = {0x0a, 0x03, 0xed, 0xa0, 0x80};
     static const uint8_t overlong[] = {0x0a, 0x02, 0xc0, 0xaf};
     static const uint8_t field_zero[] = {0x00, 0x01};
+    /* the same tag in two bytes: protobuf-c keeps it as an unknown field (found by fuzzing) */
+    static const uint8_t field_zero_long[] = {0x0a, 0x01, 'R', 0x80, 0x00, 0x01};
 
     for (int src = 0; src < GS_SRC__COUNT; src++) {
         gs_arena_reset(&f->a);
@@ -292,6 +294,9 @@ static void test_decode(void **state)
         assert_int_equal(
             gs_validate((gs_source_t)src, KEY, 15, field_zero, sizeof(field_zero), &f->a, &f->ev),
             GS_ERR_DECODE);
+        assert_int_equal(gs_validate((gs_source_t)src, KEY, 15, field_zero_long,
+                                     sizeof(field_zero_long), &f->a, &f->ev),
+                         GS_ERR_DECODE);
         assert_int_equal(gs_validate((gs_source_t)src, KEY, 15, NULL, 3, &f->a, &f->ev),
                          GS_ERR_DECODE);
     }

@@ -1,0 +1,10 @@
+/*
+ * fuzz_cases.c - fuzz target: a record of topic city.cases, decoded and validated
+ * (validate_check.c).
+ */
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return gs_fuzz_validate(GS_SRC_CASES, data, size);
+}

@@ -1,0 +1,10 @@
+/*
+ * fuzz_sensors.c - fuzz target: a record of topic city.sensors, decoded and validated
+ * (validate_check.c).
+ */
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return gs_fuzz_validate(GS_SRC_SENSORS, data, size);
+}
