@@ -350,6 +350,45 @@ static void test_kpi_min_watermark_over_all_sources(void **state)
     fx_free(g);
 }
 
+static void copy_entry(void *ctx, gs_ns_t ns, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    if (val) assert_non_null(gs_store_put(ctx, ns, key, klen, val, vlen));
+}
+
+/*
+ * Restore (what the engine does after a crash): every persisted entry put into a fresh store, a
+ * new rollup over it, gs_rollup_restored. The sources' watermarks and the pending window come
+ * back: the window is emitted once the last source passes, with the sums from before the crash.
+ */
+static void test_restored_rollup_continues(void **state)
+{
+    fixture_t *f = *state = fx_new(2);
+    add_kpi(f, 0, district_day(), S0);
+    add_kpi(f, 1, district_day(), S1);
+    add_wm(f, 0, DUE_AT + 1);
+    add_wm(f, 1, DUE_AT);
+    flush(f); /* pending: source 1 is not past */
+    assert_int_equal(tk_count(&f->cap, GS_OUT_KPI), 0);
+    gs_store_t *copy = gs_store_new();
+    assert_non_null(copy);
+    gs_store_flush(gs_rollup_store(f->r), copy_entry, copy);
+    gs_store_flush(copy, NULL, NULL);
+    gs_rollup_destroy(f->r);
+    f->r = gs_rollup_new(&f->p, 2, copy, &f->sink);
+    assert_non_null(f->r);
+    assert_int_equal(gs_rollup_restored(f->r), GS_OK);
+    assert_int_equal(gs_rollup_watermark(f->r), DUE_AT); /* min over both restored sources */
+    add_wm(f, 1, DUE_AT + 1);
+    flush(f);
+    assert_int_equal(tk_count(&f->cap, GS_OUT_KPI), 1);
+    assert_sum_s0_s1(tk_kpi(&f->cap, KEY_DAY));
+    /* a restored duplicate partial still changes nothing */
+    add_kpi(f, 0, district_day(), S0);
+    flush(f);
+    assert_int_equal(tk_count(&f->cap, GS_OUT_KPI), 1);
+}
+
 /* A window whose summed incidents are 0 is never emitted. */
 static void test_kpi_window_without_incidents_not_emitted(void **state)
 {
@@ -636,6 +675,7 @@ int main(void)
         cmocka_unit_test_teardown(test_kpi_newer_partial_replaces_older, teardown),
         cmocka_unit_test_teardown(test_kpi_min_watermark_over_all_sources, teardown),
         cmocka_unit_test_teardown(test_kpi_window_without_incidents_not_emitted, teardown),
+        cmocka_unit_test_teardown(test_restored_rollup_continues, teardown),
         cmocka_unit_test_teardown(test_silent_source_holds_everything_back, teardown),
         cmocka_unit_test_teardown(test_scorecard_emitted_once_when_all_past_e, teardown),
         cmocka_unit_test_teardown(test_scorecard_streaks_months_in_order, teardown),
