@@ -175,7 +175,6 @@ if broker live && load live; then
     --set metrics.port="$port" --set metrics.host=127.0.0.1 >"$work/live.out" 2>"$work/live.err" &
   p=$!
   pids+=($p)
-  sleep 8
   # the operations endpoint while it runs: ready, alive, and counting what it applied
   "$py" - "$port" "$nrec" >"$work/live.http" 2>&1 <<'EOF'
 import sys, urllib.request
@@ -186,15 +185,21 @@ def get(path):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+import time
+deadline = time.time() + 180  # the sanitizer build is slow: wait for every record
+while True:
+    code, text = get("/metrics")
+    total = sum(float(l.split()[-1]) for l in text.splitlines()
+                if l.startswith("gridstream_records_in_total{"))
+    if total == nrec or time.time() > deadline:
+        break
+    time.sleep(0.5)
+print("records_in_total", total, "of", nrec)
 ok = True
 for path in ("/healthz", "/readyz"):
-    code, body = get(path)
-    print(path, code, body.strip()[:80])
-    ok = ok and code == 200
-code, text = get("/metrics")
-total = sum(float(l.split()[-1]) for l in text.splitlines()
-            if l.startswith("gridstream_records_in_total{"))
-print("records_in_total", total, "of", nrec)
+    code2, body = get(path)
+    print(path, code2, body.strip()[:80])
+    ok = ok and code2 == 200
 ok = ok and code == 200 and total == nrec and "gridstream_commit_duration_seconds_bucket" in text
 sys.exit(0 if ok else 1)
 EOF
