@@ -185,6 +185,8 @@ def get(path):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+    except OSError:  # not listening yet
+        return 0, ""
 import time
 deadline = time.time() + 180  # the sanitizer build is slow: wait for every record
 while True:
