@@ -140,15 +140,21 @@ fi
 
 # --- 3. kill -9, three times -----------------------------------------------------------------------
 if broker crash && load crash; then
-  for delay in 4 6.5 9; do
+  # each kill lands a while after the run got its partitions (restore, processing, commits):
+  # the delays count from the "assigned" line, so slow builds kill at comparable points
+  i=0
+  for delay in 0.5 2 4; do
+    i=$((i + 1))
     "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" --set state.dir="$work/crash.state" \
       --set num.stream.threads=1 --set commit.interval.ms=50 --set log.level=info \
-      >>"$work/crash.out" 2>>"$work/crash.err" &
+      >>"$work/crash.out" 2>"$work/crash.$i.err" &
     p=$!
+    for _ in $(seq 600); do grep -q "event=assigned" "$work/crash.$i.err" && break; sleep 0.1; done
     sleep "$delay"
     kill -KILL $p 2>/dev/null
     wait $p 2>/dev/null
-    echo "--- killed after ${delay}s" >>"$work/crash.err"
+    cat "$work/crash.$i.err" >>"$work/crash.err"
+    echo "--- killed ${delay}s after the assignment" >>"$work/crash.err"
   done
   if timeout 300 "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" \
        --set state.dir="$work/crash.state" --set num.stream.threads=1 --set log.level=info \
