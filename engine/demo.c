@@ -271,7 +271,7 @@ int gs_demo_main(int argc, char **argv)
         return 2;
     }
     snprintf(cfg.application_id, sizeof(cfg.application_id), "gridstream-demo");
-    if (cfg.log_level < 2) cfg.log_level = 2; /* the screen is the view: warnings and errors only */
+    if (cfg.log_level < 3) cfg.log_level = 3; /* the screen is the view: errors only */
     cfg.metrics_port = 0;
     char cmd[2200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s/gridstream-demo'", cfg.state_dir);

@@ -157,6 +157,7 @@ struct thread {
     char produce_err[256];
     uint64_t nonce;
     int64_t last_commit;
+    gs_log_ratelimit_t dlq_log; /* DLQ lines: a few per second, then a count */
     atomic_bool done;
     atomic_bool failed;
     /* per-thread gauges for stats */
@@ -1014,6 +1015,10 @@ static void to_dlq(thread_t *th, const rd_kafka_message_t *m, gs_err_t why)
                   {"source.offset", off, strlen(off)}};
     produce(th, th->out_rkt[GS_OUT_DLQ], m->partition % r->plan[4 + GS_OUT_DLQ].partitions, m->key,
             m->key_len, m->payload, m->len, h, 4, NULL);
+    uint64_t suppressed = 0;
+    if (gs_log_ratelimit_allow(&th->dlq_log, now_ms(), &suppressed))
+        rlog(2, "event=dlq thread=%d reason=%s topic=%s partition=%d offset=%s suppressed=%" PRIu64,
+             th->id, reason, topic, (int)m->partition, off, suppressed);
 }
 
 /* Applies records in merge order while the rule allows; returns the number applied. */
@@ -1330,6 +1335,7 @@ static void *thread_main(void *arg)
         goto out;
     }
     th->last_commit = now_ms();
+    gs_log_ratelimit_init(&th->dlq_log, 5, 1000);
     begin_txn(th);
     int64_t last_gauges = 0;
     while (!atomic_load(&r->stop)) {
@@ -1359,6 +1365,8 @@ static void *thread_main(void *arg)
         if (now - last_gauges >= 500) {
             update_gauges(th);
             last_gauges = now;
+            uint64_t k = gs_log_ratelimit_take(&th->dlq_log, now);
+            if (k) rlog(2, "event=dlq_suppressed thread=%d suppressed=%" PRIu64, th->id, k);
         }
     }
     if (!atomic_load(&th->failed) && !commit_all(th)) atomic_store(&th->failed, true);

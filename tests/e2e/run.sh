@@ -214,7 +214,10 @@ EOF
   if [[ $? -eq 0 ]]; then ok "live: /healthz, /readyz 200 and /metrics counts every record"; else
     bad "live: operations endpoint" "$work/live.http"; fi
   if "$py" -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$work/live.err" 2>/dev/null &&
-     grep -q '"event":"assigned"' "$work/live.err"; then ok "live: log.format=json gives JSON lines"; else
+     grep -q '"event":"assigned"' "$work/live.err" && grep -q '"event":"dlq".*"reason":"' "$work/live.err" &&
+     (($(grep -c '"event":"dlq"' "$work/live.err") < 800)); then
+    ok "live: log.format=json gives JSON lines; DLQ lines rate-limited ($(grep -c '"event":"dlq"' "$work/live.err"))"
+  else
     bad "live: JSON log lines" "$work/live.err"; fi
   kill -TERM $p
   t0=$(date +%s)
