@@ -1388,7 +1388,50 @@ out:
 /* ---- start: cluster, topics, state -------------------------------------------------------------
  */
 
-/* Checks the topics against the plan; fills r->nparts and r->plan. */
+/*
+ * Creates one topic of the plan with the CreateTopics admin request (replication factor: the
+ * broker's default). False with the reason when the cluster refuses or does not implement it (the
+ * embedded cluster does not: its topics are created from the plan at start).
+ */
+static bool create_topic(rd_kafka_t *rk, const gs_topic_spec_t *t, char *why, size_t len)
+{
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(t->name, t->partitions, -1, err, sizeof(err));
+    if (!nt) {
+        snprintf(why, len, "%s", err);
+        return false;
+    }
+    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", t->cleanup);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(opt, 5000, err, sizeof(err));
+    rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 8000);
+    bool ok = false;
+    if (!ev) {
+        snprintf(why, len, "no answer to CreateTopics within 8 s");
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(why, len, "%s", rd_kafka_event_error_string(ev));
+    } else {
+        const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+        size_t n = 0;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+        if (n == 1 && rd_kafka_topic_result_error(tr[0]) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            ok = true;
+        else if (n == 1)
+            snprintf(why, len, "%s", rd_kafka_topic_result_error_string(tr[0]));
+        else
+            snprintf(why, len, "CreateTopics gave no result");
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return ok;
+}
+
+/* Checks the topics against the plan, creating missing non-input topics; fills r->nparts/plan. */
 static bool check_topics(gs_run_t *r, char *errbuf, size_t errlen)
 {
     char err[512];
@@ -1448,11 +1491,18 @@ static bool check_topics(gs_run_t *r, char *errbuf, size_t errlen)
                 if (strcmp(md->topics[i].topic, r->plan[t].name) == 0)
                     have = md->topics[i].partition_cnt;
             if (have == r->plan[t].partitions) continue;
+            char why[256] = "";
+            if (have <= 0 && create_topic(rk, &r->plan[t], why, sizeof(why))) {
+                rlog(1, "event=topic_created topic=%s partitions=%d cleanup.policy=%s",
+                     r->plan[t].name, r->plan[t].partitions, r->plan[t].cleanup);
+                continue;
+            }
             if (have <= 0)
                 snprintf(errbuf, errlen,
-                         "topic %s does not exist on %s: create it as the plan says: \"%s %d "
-                         "%s\" ('gridstream topics --partitions %d' lists every topic)",
-                         r->plan[t].name, r->bootstrap, r->plan[t].name, r->plan[t].partitions,
+                         "topic %s does not exist on %s and could not be created (%s): create it "
+                         "as the plan says: \"%s %d %s\" ('gridstream topics --partitions %d' "
+                         "lists every topic)",
+                         r->plan[t].name, r->bootstrap, why, r->plan[t].name, r->plan[t].partitions,
                          r->plan[t].cleanup, r->nparts);
             else
                 snprintf(errbuf, errlen,
