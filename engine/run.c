@@ -1590,7 +1590,16 @@ gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *err
     char dir[2048];
     snprintf(dir, sizeof(dir), "%s/%s", cfg->state_dir, cfg->application_id);
     if (!mkdirs(dir, errbuf, errlen)) goto fail;
-    if (!(r->db = gs_statedb_open(dir, (size_t)cfg->state_memory_bytes, errbuf, errlen))) goto fail;
+    if (!(r->db = gs_statedb_open(dir, (size_t)cfg->state_memory_bytes, errbuf, errlen))) {
+        if (!strstr(errbuf, "Corruption")) goto fail;
+        /* local state is a cache of the changelogs: set the damaged copy aside and restore */
+        char aside[2100];
+        snprintf(aside, sizeof(aside), "%s.corrupt-%lld", dir, (long long)time(NULL));
+        rlog(2, "event=state_corrupt dir=%s error=\"%s\" moved_to=%s", dir, errbuf, aside);
+        if (rename(dir, aside) != 0 || !mkdirs(dir, errbuf, errlen) ||
+            !(r->db = gs_statedb_open(dir, (size_t)cfg->state_memory_bytes, errbuf, errlen)))
+            goto fail;
+    }
     r->nth = cfg->num_stream_threads;
     if (!(r->th = calloc((size_t)r->nth, sizeof(*r->th)))) goto fail;
     if (!(r->m = gs_metrics_new_engine((uint32_t)r->nparts)) ||

@@ -156,12 +156,19 @@ if broker crash && load crash; then
     cat "$work/crash.$i.err" >>"$work/crash.err"
     echo "--- killed ${delay}s after the assignment" >>"$work/crash.err"
   done
+  # local state damaged between runs: the engine sets it aside and restores from the changelogs
+  printf 'garbage' >"$work/crash.state/gridstream/CURRENT"
   if timeout 300 "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" \
        --set state.dir="$work/crash.state" --set num.stream.threads=1 --set log.level=info \
        >>"$work/crash.out" 2>>"$work/crash.err"; then
     ok "crash: the run after three kill -9 exits 0"
   else
     bad "crash: the run after three kill -9 exits 0" "$work/crash.err"
+  fi
+  if grep -q "event=state_corrupt" "$work/crash.err" && ls -d "$work"/crash.state/gridstream.corrupt-* >/dev/null 2>&1; then
+    ok "crash: damaged local state detected and set aside"
+  else
+    bad "crash: damaged local state detected and set aside" "$work/crash.err"
   fi
   # the kills must have hit a run that had committed something: a later run restored it
   if grep -q "event=restore_end.*applied=[1-9]" "$work/crash.err"; then
