@@ -19,8 +19,8 @@
 typedef struct gs_statedb gs_statedb_t;
 typedef struct gs_statedb_batch gs_statedb_batch_t;
 
-#define GS_CHECKPOINT_POSITIONS 4 /* input positions a checkpoint carries (a task's four inputs)   \
-                                   */
+/* input positions a checkpoint carries (a task's four inputs) */
+#define GS_CHECKPOINT_POSITIONS 4
 
 /*
  * What a task has durably applied: the changelog offset after its last committed entry, the
