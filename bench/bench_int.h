@@ -16,6 +16,11 @@
 
 #define GS_BENCH_MAX_ROWS 16
 
+/* Why `bench latency` prints no number yet. */
+#define GS_BENCH_LATENCY_WHY                                                                       \
+    "not measured yet: needs a paced producer and a read_committed consumer matching alerts and "  \
+    "incidents to the input records that caused them"
+
 /* ---- bench.c: measuring ---------------------------------------------------------------------- */
 
 double gs_bench_now(void); /* monotonic seconds */
@@ -115,6 +120,68 @@ gs_err_t gs_bench_state(const gs_bench_state_opts_t *o, gs_bench_state_res_t *r,
                         size_t errlen);
 void gs_bench_state_text(const gs_bench_state_res_t *r, FILE *f);
 void gs_bench_state_json(const gs_bench_state_res_t *r, FILE *f);
+
+/* ---- kafka.c: e2e and restore on the embedded cluster -----------------------------------------
+ */
+
+typedef struct gs_bench_e2e_opts {
+    int cells, days;
+    uint32_t partitions;
+    int64_t threads[GS_BENCH_MAX_ROWS];
+    int nthreads;
+    FILE *progress;
+} gs_bench_e2e_opts_t;
+
+typedef struct gs_bench_e2e_row {
+    bool eos;
+    int threads;
+    double join_s;  /* run start to the first input record applied (group join, empty restore) */
+    double apply_s; /* first record applied to the last */
+    double seconds; /* first record applied to the run finished: the measured interval */
+    double gs_rps, ratio;
+    uint64_t commits, outputs;
+} gs_bench_e2e_row_t;
+
+typedef struct gs_bench_e2e_res {
+    gs_bench_e2e_opts_t o;
+    uint64_t records;
+    double produce_seconds;
+    double ref_rps; /* kcat, consume only */
+    int nrows;
+    gs_bench_e2e_row_t rows[2 * GS_BENCH_MAX_ROWS];
+} gs_bench_e2e_res_t;
+
+void gs_bench_e2e_defaults(gs_bench_e2e_opts_t *o);
+gs_err_t gs_bench_e2e(const gs_bench_e2e_opts_t *o, gs_bench_e2e_res_t *r, char *errbuf,
+                      size_t errlen);
+void gs_bench_e2e_text(const gs_bench_e2e_res_t *r, FILE *f);
+void gs_bench_e2e_json(const gs_bench_e2e_res_t *r, FILE *f);
+
+typedef struct gs_bench_restore_opts {
+    int64_t entries;
+    size_t value_bytes;
+    FILE *progress;
+} gs_bench_restore_opts_t;
+
+typedef struct gs_bench_restore_res {
+    gs_bench_restore_opts_t o;
+    uint64_t changelog_records;
+    double produce_seconds;
+    double join_seconds;     /* run start to assignment */
+    double restore_seconds;  /* assignment to every entry in RocksDB: the measured interval */
+    double ready_seconds;    /* run start to the task loaded and running */
+    double finished_seconds; /* run start to finished */
+    double gs_rps;
+    double db_bench_rps; /* 0 when db_bench is not installed */
+    double statedb_rps;  /* engine/statedb.c batch writes, WAL off */
+    double ref_rps, ratio;
+} gs_bench_restore_res_t;
+
+void gs_bench_restore_defaults(gs_bench_restore_opts_t *o);
+gs_err_t gs_bench_restore(const gs_bench_restore_opts_t *o, gs_bench_restore_res_t *r, char *errbuf,
+                          size_t errlen);
+void gs_bench_restore_text(const gs_bench_restore_res_t *r, FILE *f);
+void gs_bench_restore_json(const gs_bench_restore_res_t *r, FILE *f);
 
 /* ---- plan.c ---------------------------------------------------------------------------------- */
 

@@ -3,7 +3,7 @@
  * (every figure, and the planner's inputs), DIR/RESULTS.md (the machine, the commit, every mode's
  * table with its reference and ratio, the plans of the presets) and DIR/threads.svg (throughput
  * against threads, drawn by gnuplot when it is installed), and prints the tables and the plans.
- * The Kafka modes are listed as not yet available, with the reason, never with a number.
+ * The latency mode is listed as not yet available, with the reason, never with a number.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +12,6 @@
 #include <unistd.h>
 
 #include "bench_int.h"
-
-static const char *const unavailable_modes[] = {"e2e", "latency", "restore"};
-static const char *const unavailable_what[] = {
-    "records/s through Kafka (consume, process, produce, exactly-once commits) vs. a "
-    "consume-produce passthrough",
-    "end-to-end latency CDF, event produced to output consumed",
-    "changelog restore rate vs. a plain consumer of the same topic"};
-#define UNAVAILABLE_WHY "needs the stream engine (gridstream run), which is not built yet"
 
 static void git_commit(char *buf, size_t len)
 {
@@ -68,6 +60,7 @@ static bool plot_threads(const char *dir, const gs_bench_pipeline_res_t *pr)
 
 static void write_results_md(FILE *f, const char *machine, const char *commit, const char *date,
                              const gs_bench_pipeline_res_t *pr, const gs_bench_state_res_t *sr,
+                             const gs_bench_e2e_res_t *er, const gs_bench_restore_res_t *rr,
                              const gs_bench_figures_t *fg, bool plotted, double seconds)
 {
     fprintf(f, "# Benchmark results\n\n"
@@ -139,11 +132,48 @@ static void write_results_md(FILE *f, const char *machine, const char *commit, c
             "share stays within the bound, but the hot table keeps every incident (there is no "
             "eviction of cold entries yet), so the state's RSS grows with it.\n\n");
 
-    fprintf(f, "## Kafka modes\n\n| mode | what | status |\n|---|---|---|\n");
-    for (int i = 0; i < 3; i++)
-        fprintf(f, "| %s | %s | not yet available: %s |\n", unavailable_modes[i],
-                unavailable_what[i], UNAVAILABLE_WHY);
-    fprintf(f, "\nThe latency CDF comes with the latency mode.\n\n");
+    fprintf(f, "## e2e: gridstream run through Kafka vs. kcat consuming the same topics\n\n");
+    fprintf(f,
+            "%llu records (`gridstream gen --cells %d --days %d --seed 42`) produced to the four "
+            "input topics (%u partitions) of the embedded cluster (librdkafka's mock cluster, 3 "
+            "brokers, in the same process). Reference: kcat, one consumer per input topic in "
+            "parallel, to the end of the topics, output discarded (best of 3, process start "
+            "included): **%.0f records/s**. gridstream: `run --until-end` with its own "
+            "application.id and an empty state directory per row, measured from the first input "
+            "record applied to the run finished (every task and rollup ended, outputs and state "
+            "committed); the consumer group join before it is listed apart.\n\n",
+            (unsigned long long)er->records, er->o.cells, er->o.days, er->o.partitions,
+            er->ref_rps);
+    fprintf(f, "| guarantee | threads | gridstream rec/s | ratio to kcat | target | group join s | "
+               "measured s |\n|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < er->nrows; k++) {
+        const gs_bench_e2e_row_t *w = &er->rows[k];
+        fprintf(f, "| %s | %d | %.0f | %.3f | %s | %.2f | %.2f |\n",
+                w->eos ? "exactly_once" : "at_least_once", w->threads, w->gs_rps, w->ratio,
+                w->eos ? "≥ 0.7" : "≥ 0.85", w->join_s, w->seconds);
+    }
+    fprintf(f, "\n## restore: changelog restore vs. RocksDB writes with the WAL off\n\n");
+    fprintf(f,
+            "Task 0's state changelog holds %lld entries of %zu value bytes (%llu records: "
+            "groups of 1000 entries each closed by its commit marker, zstd-compressed so that "
+            "the embedded cluster's 5 MB per partition holds them); `run --until-end` over empty "
+            "inputs restores the task and ends. Restore rate: assignment to every entry in "
+            "RocksDB (%.2f s). Ready (run start to the task loaded and running, group join "
+            "included): %.2f s, of which group join %.2f s.\n\n",
+            (long long)rr->o.entries, rr->o.value_bytes, (unsigned long long)rr->changelog_records,
+            rr->restore_seconds, rr->ready_seconds, rr->join_seconds);
+    fprintf(f, "| gridstream restore entries/s | reference | reference entries/s | ratio | target "
+               "|\n|---|---|---|---|---|\n");
+    if (rr->db_bench_rps > 0)
+        fprintf(f,
+                "| %.0f | db_bench fillseq, WAL off, same count and value size | %.0f | %.3f | "
+                "≥ 0.5 |\n",
+                rr->gs_rps, rr->db_bench_rps, rr->gs_rps / rr->db_bench_rps);
+    fprintf(f,
+            "| %.0f | engine statedb batch writes (50 000 a batch), WAL off | %.0f | %.3f | %s |\n",
+            rr->gs_rps, rr->statedb_rps, rr->gs_rps / rr->statedb_rps,
+            rr->db_bench_rps > 0 ? "—" : "≥ 0.5");
+    fprintf(f, "\n## latency\n\nbench latency: not yet available: %s.\n\n", GS_BENCH_LATENCY_WHY);
 
     fprintf(f, "## Capacity planner\n\n`gridstream bench plan --preset NAME` or `--cells C "
                "--events-per-second E --retention-days D` prints the same from "
@@ -182,7 +212,15 @@ int gs_bench_report_main(int argc, char **argv)
     gs_bench_pipeline_defaults(&po);
     gs_bench_state_opts_t so;
     gs_bench_state_defaults(&so);
+    gs_bench_e2e_opts_t eo;
+    gs_bench_e2e_defaults(&eo);
+    gs_bench_restore_opts_t ro;
+    gs_bench_restore_defaults(&ro);
     if (quick) {
+        eo.cells = 10;
+        eo.days = 3;
+        eo.nthreads = 1;
+        ro.entries = 5000;
         po.cells = 20;
         po.days = 3;
         po.runs = 1;
@@ -190,9 +228,11 @@ int gs_bench_report_main(int argc, char **argv)
         so.cells[1] = 2000;
         so.nsizes = 2;
     }
-    po.progress = so.progress = stderr;
+    po.progress = so.progress = eo.progress = ro.progress = stderr;
     static gs_bench_pipeline_res_t pr;
     static gs_bench_state_res_t sr;
+    static gs_bench_e2e_res_t er;
+    static gs_bench_restore_res_t rr;
     if (gs_bench_pipeline(&po, &pr, err, sizeof(err)) != GS_OK) {
         fprintf(stderr, "gridstream bench report: pipeline: %s\n", err);
         return 1;
@@ -205,8 +245,18 @@ int gs_bench_report_main(int argc, char **argv)
     printf("\n");
     gs_bench_state_text(&sr, stdout);
     printf("\n");
-    for (int i = 0; i < 3; i++)
-        printf("bench %s: not yet available: %s\n", unavailable_modes[i], UNAVAILABLE_WHY);
+    if (gs_bench_e2e(&eo, &er, err, sizeof(err)) != GS_OK) {
+        fprintf(stderr, "gridstream bench report: e2e: %s\n", err);
+        return 1;
+    }
+    gs_bench_e2e_text(&er, stdout);
+    printf("\n");
+    if (gs_bench_restore(&ro, &rr, err, sizeof(err)) != GS_OK) {
+        fprintf(stderr, "gridstream bench report: restore: %s\n", err);
+        return 1;
+    }
+    gs_bench_restore_text(&rr, stdout);
+    printf("\nbench latency: not yet available: %s\n", GS_BENCH_LATENCY_WHY);
     double seconds = gs_bench_now() - t0;
 
     gs_bench_figures_t fg = {0};
@@ -239,9 +289,12 @@ int gs_bench_report_main(int argc, char **argv)
     gs_bench_pipeline_json(&pr, f);
     fprintf(f, ",\"state\":");
     gs_bench_state_json(&sr, f);
-    for (int i = 0; i < 3; i++)
-        fprintf(f, ",\"%s\":{\"mode\":\"%s\",\"available\":false,\"reason\":\"%s\"}\n",
-                unavailable_modes[i], unavailable_modes[i], UNAVAILABLE_WHY);
+    fprintf(f, ",\"e2e\":");
+    gs_bench_e2e_json(&er, f);
+    fprintf(f, ",\"restore\":");
+    gs_bench_restore_json(&rr, f);
+    fprintf(f, ",\"latency\":{\"mode\":\"latency\",\"available\":false,\"reason\":\"%s\"}\n",
+            GS_BENCH_LATENCY_WHY);
     fprintf(f, ",\"planner_inputs\":");
     gs_bench_figures_json(&fg, f);
     fprintf(f, "}\n");
@@ -255,7 +308,7 @@ int gs_bench_report_main(int argc, char **argv)
         perror(path);
         return 1;
     }
-    write_results_md(f, machine, commit, date, &pr, &sr, &fg, plotted, seconds);
+    write_results_md(f, machine, commit, date, &pr, &sr, &er, &rr, &fg, plotted, seconds);
     fclose(f);
     printf("\ncapacity plans (from the figures above):\n");
     gs_bench_plan_presets(&fg, stdout, false);

@@ -6,7 +6,8 @@
 #   deploy/install-deps.sh --test   also what the test suite needs (cmocka, kcat, confluent-kafka,
 #                                   PyYAML for the deploy/ checks, chromium to render the HTML
 #                                   scorecard, clang for libFuzzer)
-#   deploy/install-deps.sh --bench  also what the benchmark report needs (gnuplot, for its plot)
+#   deploy/install-deps.sh --bench  also what the benchmark report needs (gnuplot for its plot,
+#                                   kcat and db_bench from rocksdb-tools as references)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
@@ -18,7 +19,7 @@ for arg in "$@"; do
       pkgs+=(libcmocka-dev clang-format kcat python3-confluent-kafka python3-yaml)  # kcat, confluent-kafka: clients we did not write
       pkgs+=(chromium fonts-wqy-microhei)  # headless HTML scorecard screenshots; a CJK font for them
       pkgs+=(clang) ;;  # libFuzzer (tests/fuzz/run.sh)
-    --bench) pkgs+=(gnuplot-nox) ;;
+    --bench) pkgs+=(gnuplot-nox kcat rocksdb-tools) ;;  # the plot; the e2e and restore references
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -9,7 +9,9 @@ mkdir -p "$dir"
 
 "$bin" bench pipeline --cells 5 --days 2 --partitions 2 --threads 1,2 --runs 1 --json >"$dir/pipeline.json"
 "$bin" bench state --cells 200,400 --memory 16777216 --dir "$dir" --json >"$dir/state.json"
-for m in e2e latency restore; do "$bin" bench "$m" --json >"$dir/$m.json"; done
+"$bin" bench e2e --cells 5 --days 2 --partitions 2 --threads 1 --json >"$dir/e2e.json"
+"$bin" bench restore --entries 2000 --value-bytes 64 --json >"$dir/restore.json"
+"$bin" bench latency --json >"$dir/latency.json"
 "$bin" bench report --quick --out "$dir/report" --commit test >"$dir/report.txt" 2>/dev/null
 "$bin" bench plan --preset zhengzhou --results "$dir/report/results.json" --json >"$dir/plan.json"
 "$bin" bench plan --cells 5000 --events-per-second 100 --retention-days 30 \
@@ -44,16 +46,29 @@ for r in s["rows"]:
     check(r["rocksdb_bytes"] > 0, "rocksdb bytes")
 check(isinstance(s["rss_bounded_by_memory_bytes"], bool), "bound flag")
 
-for m in ("e2e", "latency", "restore"):
-    u = load(m + ".json")
-    check(u["mode"] == m and u["available"] is False and "gridstream run" in u["reason"], m)
+e = load("e2e.json")
+check(e["mode"] == "e2e" and e["available"] is True and e["records"] > 0, "e2e mode")
+check([(r["guarantee"], r["threads"]) for r in e["rows"]] == [("exactly_once", 1), ("at_least_once", 1)], "e2e rows")
+for r in e["rows"]:
+    check(r["gridstream_records_per_s"] > 0 and e["kcat_records_per_s"] > 0, "e2e rates")
+    check(abs(r["ratio"] - r["gridstream_records_per_s"] / e["kcat_records_per_s"]) < 1e-2 * max(0.01, r["ratio"]), "e2e ratio")
+    check(r["commits"] > 0 and r["join_seconds"] >= 0, "e2e commits")
+
+rs = load("restore.json")
+check(rs["mode"] == "restore" and rs["available"] is True and rs["entries"] == 2000, "restore mode")
+check(rs["changelog_records"] == 2002 and rs["restore_records_per_s"] > 0, "restore records")
+check(rs["statedb_records_per_s"] > 0 and rs["ratio"] > 0, "restore reference")
+check(rs["ready_seconds"] >= rs["join_seconds"] and rs["finished_seconds"] >= rs["ready_seconds"], "restore times")
+
+u = load("latency.json")
+check(u["mode"] == "latency" and u["available"] is False and u["reason"], "latency")
 
 r = load("report/results.json")
 for k in ("machine", "commit", "pipeline", "state", "e2e", "latency", "restore", "planner_inputs"):
     check(k in r, "results.json: " + k)
 check(r["planner_inputs"]["planner_per_core_records_per_s"] > 0, "planner inputs")
 md = open(os.path.join(d, "report/RESULTS.md")).read()
-for h in ("## pipeline", "## state", "## Kafka modes", "## Capacity planner", "not yet available"):
+for h in ("## pipeline", "## state", "## e2e", "## restore", "## latency", "## Capacity planner", "not yet available"):
     check(h in md, "RESULTS.md: " + h)
 
 pl = load("plan.json")
