@@ -71,8 +71,9 @@ bool gs_run_finished(const gs_run_t *r);
 void gs_run_stats(const gs_run_t *r, gs_run_stats_t *st);
 
 /*
- * Waits for the threads, stops the embedded cluster, frees everything. Returns 0 after a clean
- * stop, 1 after a runtime failure (the message was logged).
+ * Waits for the threads, stops the embedded cluster, frees everything. Call gs_run_stop() first:
+ * threads run until asked to stop, in until_end mode too (gs_run_finished() says when they are
+ * done). Returns 0 after a clean stop, 1 after a runtime failure (the message was logged).
  */
 int gs_run_join(gs_run_t *r);
 
