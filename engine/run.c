@@ -49,50 +49,6 @@ enum { U_TASK, U_ROLLUP };
 /* ---- logging -----------------------------------------------------------------------------------
  */
 
-/*
- * Log lines are written as "event=NAME key=value key=\"value with spaces\"" with printf, then
- * split here into pairs for gs_log_kv (log.h), which writes logfmt or JSON.
- */
-static void rlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rlog(int level, const char *fmt, ...)
-{
-    if (!gs_log_enabled((gs_log_level_t)level)) return;
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    const char *kv[64];
-    size_t n = 0;
-    const char *event = "engine";
-    for (char *p = line; *p && n + 2 <= sizeof(kv) / sizeof(kv[0]);) {
-        while (*p == ' ')
-            p++;
-        if (!*p) break;
-        char *key = p, *eq = strchr(p, '=');
-        if (!eq) break;
-        *eq = 0;
-        char *v = eq + 1;
-        if (*v == '"') {
-            char *end = strchr(v + 1, '"');
-            v++;
-            p = end ? end + 1 : v + strlen(v);
-            if (end) *end = 0;
-        } else {
-            char *end = strchr(v, ' ');
-            p = end ? end + 1 : v + strlen(v);
-            if (end) *end = 0;
-        }
-        if (strcmp(key, "event") == 0) {
-            event = v;
-            continue;
-        }
-        kv[n++] = key;
-        kv[n++] = v;
-    }
-    gs_log_kv((gs_log_level_t)level, event, kv, n / 2);
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -432,8 +388,9 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         (hi <= lo || (cp->changelog_offset >= 0 && cp->changelog_offset >= hi))) {
         /* nothing after the checkpoint: the local state is current */
         gs_clog_reader_destroy(rd);
-        rlog(0, "event=restore_end thread=%d unit=%s partition=%d changelog_records=0 seq=%" PRId64,
-             th->id, u->kind == U_TASK ? "task" : "rollup", u->p, cp->seq);
+        gs_log(GS_LOG_DEBUG, "restore_end",
+               "thread=%d unit=%s partition=%d changelog_records=0 seq=%" PRId64, th->id,
+               u->kind == U_TASK ? "task" : "rollup", u->p, cp->seq);
         return true;
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -447,13 +404,14 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         progress = gs_metrics_restore_records(r->m, (uint32_t)u->p);
         gs_health_task_restoring(r->h, (uint32_t)u->p, true);
     }
-    rlog(1, "event=restore_start thread=%d unit=%s partition=%d from=%" PRId64 " to=%" PRId64,
-         th->id, u->kind == U_TASK ? "task" : "rollup", u->p, cp->changelog_offset, hi);
+    gs_log(GS_LOG_INFO, "restore_start",
+           "thread=%d unit=%s partition=%d from=%" PRId64 " to=%" PRId64, th->id,
+           u->kind == U_TASK ? "task" : "rollup", u->p, cp->changelog_offset, hi);
     rd_kafka_resp_err_t e = rd_kafka_assign(th->rc, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
-        rlog(3, "event=restore_failed topic=%s partition=%d error=\"%s\"", topic, u->p,
-             rd_kafka_err2str(e));
+        gs_log(GS_LOG_ERROR, "restore_failed", "topic=%s partition=%d error=%s", topic, u->p,
+               rd_kafka_err2str(e));
         gs_clog_reader_destroy(rd);
         return false;
     }
@@ -466,10 +424,8 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         }
         if (!m) {
             if (now_ms() - last > 60000) {
-                rlog(3,
-                     "event=restore_failed topic=%s partition=%d error=\"no end of partition "
-                     "within 60 s\"",
-                     topic, u->p);
+                gs_log(GS_LOG_ERROR, "restore_failed", "topic=%s partition=%d error=%s", topic,
+                       u->p, "no end of partition within 60 s");
                 ok = false;
                 break;
             }
@@ -481,8 +437,8 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
             break;
         }
         if (m->err) {
-            rlog(2, "event=restore_error topic=%s partition=%d error=\"%s\"", topic, u->p,
-                 rd_kafka_message_errstr(m));
+            gs_log(GS_LOG_WARN, "restore_error", "topic=%s partition=%d error=%s", topic, u->p,
+                   rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -505,7 +461,7 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         if (gs_statedb_batch_count(u->batch) >= 50000) { /* bound the batch: commit a prefix */
             if (gs_statedb_commit(r->db, u->batch, u->dbid, gs_clog_reader_checkpoint(rd), false,
                                   err, sizeof(err)) != GS_OK) {
-                rlog(3, "event=restore_failed error=\"%s\"", err);
+                gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
                 ok = false;
                 break;
             }
@@ -516,17 +472,17 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         gs_clog_reader_end(rd);
         *cp = *gs_clog_reader_checkpoint(rd);
         if (gs_statedb_commit(r->db, u->batch, u->dbid, cp, true, err, sizeof(err)) != GS_OK) {
-            rlog(3, "event=restore_failed error=\"%s\"", err);
+            gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
             ok = false;
         }
         uint64_t nread, napplied, ndropped;
         gs_clog_reader_counts(rd, &nread, &napplied, &ndropped);
         ADD(r->restored, napplied);
-        rlog(1,
-             "event=restore_end thread=%d unit=%s partition=%d changelog_records=%" PRIu64
-             " applied=%" PRIu64 " dropped=%" PRIu64 " seq=%" PRId64 " ms=%" PRId64,
-             th->id, u->kind == U_TASK ? "task" : "rollup", u->p, nread, napplied, ndropped,
-             cp->seq, now_ms() - t0);
+        gs_log(GS_LOG_INFO, "restore_end",
+               "thread=%d unit=%s partition=%d changelog_records=%" PRIu64 " applied=%" PRIu64
+               " dropped=%" PRIu64 " seq=%" PRId64 " ms=%" PRId64,
+               th->id, u->kind == U_TASK ? "task" : "rollup", u->p, nread, napplied, ndropped,
+               cp->seq, now_ms() - t0);
     }
     if (u->kind == U_TASK) gs_health_task_restoring(r->h, (uint32_t)u->p, false);
     gs_statedb_batch_clear(u->batch);
@@ -568,7 +524,7 @@ static unit_t *unit_open(thread_t *th, int kind, int32_t p)
     char err[512];
     gs_checkpoint_t cp;
     if (gs_statedb_checkpoint(r->db, u->dbid, &cp, err, sizeof(err)) != GS_OK) {
-        rlog(3, "event=restore_failed error=\"%s\"", err);
+        gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
         goto fail;
     }
     const char *topic = r->plan[kind == U_TASK ? T_STATE_CLOG : T_ROLLUP_CLOG].name;
@@ -584,7 +540,7 @@ static unit_t *unit_open(thread_t *th, int kind, int32_t p)
         load_ctx_t l = {st, (gs_ns_t)ns, false};
         if (gs_statedb_scan(r->db, u->dbid, (gs_ns_t)ns, load_one, &l) != GS_OK || l.oom) {
             gs_store_destroy(st);
-            rlog(3, "event=restore_failed unit=%d error=\"loading state\"", p);
+            gs_log(GS_LOG_ERROR, "restore_failed", "unit=%d error=%s", p, "loading state");
             goto fail;
         }
     }
@@ -724,7 +680,7 @@ static void persist_unit(thread_t *th, unit_t *u)
         gs_statedb_batch_clear(u->batch);
     } else if (gs_statedb_commit(th->run->db, u->batch, u->dbid, &cp, true, err, sizeof(err)) !=
                GS_OK) {
-        rlog(3, "event=state_write_failed thread=%d error=\"%s\"", th->id, err);
+        gs_log(GS_LOG_ERROR, "state_write_failed", "thread=%d error=%s", th->id, err);
         th->persist_ok = false;
     }
     u->seq++;
@@ -756,15 +712,16 @@ static bool txn_error(thread_t *th, const char *what, rd_kafka_error_t *err)
 {
     bool fatal = rd_kafka_error_is_fatal(err);
     bool abortable = rd_kafka_error_txn_requires_abort(err);
-    rlog(3, "event=commit_failed thread=%d step=%s error=\"%s\" fatal=%d abortable=%d", th->id,
-         what, rd_kafka_error_string(err), fatal, abortable);
+    gs_log(GS_LOG_ERROR, "commit_failed", "thread=%d step=%s error=%s fatal=%d abortable=%d",
+           th->id, what, rd_kafka_error_string(err), fatal, abortable);
     rd_kafka_error_destroy(err);
     gs_counter_inc(th->run->m_commit_failures);
     if (fatal) return false;
     rd_kafka_error_t *e2 = rd_kafka_abort_transaction(th->pr, 30000);
     if (e2) {
         bool f2 = rd_kafka_error_is_fatal(e2);
-        rlog(3, "event=abort_failed thread=%d error=\"%s\"", th->id, rd_kafka_error_string(e2));
+        gs_log(GS_LOG_ERROR, "abort_failed", "thread=%d error=%s", th->id,
+               rd_kafka_error_string(e2));
         rd_kafka_error_destroy(e2);
         if (f2) return false;
     }
@@ -779,8 +736,8 @@ static bool begin_txn(thread_t *th)
     if (!th->run->cfg.exactly_once || th->txn_open) return true;
     rd_kafka_error_t *e = rd_kafka_begin_transaction(th->pr);
     if (e) {
-        rlog(3, "event=transaction_failed thread=%d step=begin error=\"%s\"", th->id,
-             rd_kafka_error_string(e));
+        gs_log(GS_LOG_ERROR, "transaction_failed", "thread=%d step=begin error=%s", th->id,
+               rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         return false;
     }
@@ -809,7 +766,7 @@ static bool commit_all(thread_t *th)
     th->produced = 0;
     if (r->cfg.exactly_once) {
         if (th->produce_failed) {
-            rlog(3, "event=commit_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            gs_log(GS_LOG_ERROR, "commit_failed", "thread=%d error=%s", th->id, th->produce_err);
             gs_counter_inc(r->m_commit_failures);
             rd_kafka_error_t *e = rd_kafka_abort_transaction(th->pr, 30000);
             if (e) {
@@ -843,7 +800,7 @@ static bool commit_all(thread_t *th)
                                                   (t1.tv_nsec - t0.tv_nsec)));
     } else {
         if (th->produce_failed) {
-            rlog(3, "event=commit_failed thread=%d error=\"%s\"", th->id, th->produce_err);
+            gs_log(GS_LOG_ERROR, "commit_failed", "thread=%d error=%s", th->id, th->produce_err);
             gs_counter_inc(r->m_commit_failures);
             th->produce_failed = false;
             ADD(r->aborts, 1);
@@ -854,8 +811,8 @@ static bool commit_all(thread_t *th)
         if (l->cnt > 0) {
             rd_kafka_resp_err_t e = rd_kafka_commit(th->c, l, 0);
             if (e)
-                rlog(2, "event=offset_commit_failed thread=%d error=\"%s\"", th->id,
-                     rd_kafka_err2str(e));
+                gs_log(GS_LOG_WARN, "offset_commit_failed", "thread=%d error=%s", th->id,
+                       rd_kafka_err2str(e));
         }
         rd_kafka_topic_partition_list_destroy(l);
     }
@@ -929,8 +886,8 @@ static bool open_assigned(thread_t *th, const rd_kafka_topic_partition_list_t *l
                 rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(th->c, gs_source_topic[s],
                                                                          u->p, &lo, &hi, 10000);
                 if (e) {
-                    rlog(3, "event=end_offsets_failed topic=%s partition=%d error=\"%s\"",
-                         gs_source_topic[s], u->p, rd_kafka_err2str(e));
+                    gs_log(GS_LOG_ERROR, "end_offsets_failed", "topic=%s partition=%d error=%s",
+                           gs_source_topic[s], u->p, rd_kafka_err2str(e));
                     return false;
                 }
                 u->begin[s] = lo;
@@ -952,7 +909,7 @@ static void rewind_units(thread_t *th)
     } else {
         set_offsets(th, l);
         rd_kafka_assign(th->c, l);
-        rlog(1, "event=rewound thread=%d partitions=%d", th->id, l->cnt);
+        gs_log(GS_LOG_INFO, "rewound", "thread=%d partitions=%d", th->id, l->cnt);
     }
     rd_kafka_topic_partition_list_destroy(l);
     th->produce_failed = false;
@@ -970,12 +927,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         ADD(r->rebalances, 1);
         gs_counter_inc(r->m_rebalances);
-        rlog(1, "event=assigned thread=%d partitions=\"%s\"", th->id, parts);
+        gs_log(GS_LOG_INFO, "assigned", "thread=%d partitions=%s", th->id, parts);
         if (!open_assigned(th, l)) {
             close_all(th);
             rd_kafka_assign(rk, NULL);
             if (atomic_load(&r->stop)) return; /* a stop request cut the restore short */
-            rlog(3, "event=assignment_failed thread=%d", th->id);
+            gs_log(GS_LOG_ERROR, "assignment_failed", "thread=%d", th->id);
             atomic_store(&th->failed, true);
             atomic_store(&r->stop, true);
             return;
@@ -984,7 +941,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_assign(rk, l);
         th->assigned_once = true;
     } else {
-        rlog(1, "event=revoked thread=%d partitions=\"%s\"", th->id, parts);
+        gs_log(GS_LOG_INFO, "revoked", "thread=%d partitions=%s", th->id, parts);
         if (!atomic_load(&th->failed) && !commit_all(th)) {
             atomic_store(&th->failed, true);
             atomic_store(&r->stop, true);
@@ -1017,8 +974,9 @@ static void to_dlq(thread_t *th, const rd_kafka_message_t *m, gs_err_t why)
             m->key_len, m->payload, m->len, h, 4, NULL);
     uint64_t suppressed = 0;
     if (gs_log_ratelimit_allow(&th->dlq_log, now_ms(), &suppressed))
-        rlog(2, "event=dlq thread=%d reason=%s topic=%s partition=%d offset=%s suppressed=%" PRIu64,
-             th->id, reason, topic, (int)m->partition, off, suppressed);
+        gs_log(GS_LOG_WARN, "dlq",
+               "thread=%d reason=%s topic=%s partition=%d offset=%" PRId64 " suppressed=%" PRIu64,
+               th->id, reason, topic, (int)m->partition, m->offset, suppressed);
 }
 
 /* Applies records in merge order while the rule allows; returns the number applied. */
@@ -1126,8 +1084,8 @@ static void route(thread_t *th, rd_kafka_message_t *m)
     gs_run_t *r = th->run;
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            rlog(2, "event=consume_error thread=%d error=\"%s\"", th->id,
-                 rd_kafka_message_errstr(m));
+            gs_log(GS_LOG_WARN, "consume_error", "thread=%d error=%s", th->id,
+                   rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         return;
     }
@@ -1191,8 +1149,8 @@ static void update_gauges(thread_t *th)
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     /* librdkafka levels are syslog's: 0..3 errors, 4 warning, 5..7 notice/info/debug */
-    rlog(level <= 3 ? 2 : 0, "event=kafka client=%s facility=%s message=\"%s\"", rd_kafka_name(rk),
-         fac, buf);
+    gs_log(level <= 3 ? GS_LOG_WARN : GS_LOG_DEBUG, "kafka", "client=%s facility=%s message=%s",
+           rd_kafka_name(rk), fac, buf);
 }
 
 static rd_kafka_conf_t *base_conf(gs_run_t *r, char *err, size_t errlen)
@@ -1316,7 +1274,7 @@ static void *thread_main(void *arg)
     th->nonce = ((uint64_t)time(NULL) << 32) ^ ((uint64_t)getpid() << 16) ^ (uint64_t)th->id ^
                 (uint64_t)now_ms() * 0x9e3779b97f4a7c15u;
     if (!thread_clients(th, err, sizeof(err))) {
-        rlog(3, "event=thread_failed thread=%d error=\"%s\"", th->id, err);
+        gs_log(GS_LOG_ERROR, "thread_failed", "thread=%d error=%s", th->id, err);
         atomic_store(&th->failed, true);
         atomic_store(&r->stop, true);
         goto out;
@@ -1328,8 +1286,8 @@ static void *thread_main(void *arg)
     rd_kafka_resp_err_t e = rd_kafka_subscribe(th->c, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (e) {
-        rlog(3, "event=thread_failed thread=%d error=\"subscribe: %s\"", th->id,
-             rd_kafka_err2str(e));
+        gs_log(GS_LOG_ERROR, "thread_failed", "thread=%d step=subscribe error=%s", th->id,
+               rd_kafka_err2str(e));
         atomic_store(&th->failed, true);
         atomic_store(&r->stop, true);
         goto out;
@@ -1366,7 +1324,8 @@ static void *thread_main(void *arg)
             update_gauges(th);
             last_gauges = now;
             uint64_t k = gs_log_ratelimit_take(&th->dlq_log, now);
-            if (k) rlog(2, "event=dlq_suppressed thread=%d suppressed=%" PRIu64, th->id, k);
+            if (k)
+                gs_log(GS_LOG_WARN, "dlq_suppressed", "thread=%d suppressed=%" PRIu64, th->id, k);
         }
     }
     if (!atomic_load(&th->failed) && !commit_all(th)) atomic_store(&th->failed, true);
@@ -1493,8 +1452,8 @@ static bool check_topics(gs_run_t *r, char *errbuf, size_t errlen)
             if (have == r->plan[t].partitions) continue;
             char why[256] = "";
             if (have <= 0 && create_topic(rk, &r->plan[t], why, sizeof(why))) {
-                rlog(1, "event=topic_created topic=%s partitions=%d cleanup.policy=%s",
-                     r->plan[t].name, r->plan[t].partitions, r->plan[t].cleanup);
+                gs_log(GS_LOG_INFO, "topic_created", "topic=%s partitions=%d cleanup.policy=%s",
+                       r->plan[t].name, r->plan[t].partitions, r->plan[t].cleanup);
                 continue;
             }
             if (have <= 0)
@@ -1581,8 +1540,8 @@ gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *err
             fprintf(o->bootstrap, "bootstrap: %s\n", r->bootstrap);
             fflush(o->bootstrap);
         }
-        rlog(1, "event=embedded_cluster brokers=%d partitions=%d bootstrap=%s", r->o.brokers,
-             r->o.partitions, r->bootstrap);
+        gs_log(GS_LOG_INFO, "embedded_cluster", "brokers=%d partitions=%d bootstrap=%s",
+               r->o.brokers, r->o.partitions, r->bootstrap);
     } else {
         snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", cfg->bootstrap_servers);
     }
@@ -1595,7 +1554,7 @@ gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *err
         /* local state is a cache of the changelogs: set the damaged copy aside and restore */
         char aside[2100];
         snprintf(aside, sizeof(aside), "%s.corrupt-%lld", dir, (long long)time(NULL));
-        rlog(2, "event=state_corrupt dir=%s error=\"%s\" moved_to=%s", dir, errbuf, aside);
+        gs_log(GS_LOG_WARN, "state_corrupt", "dir=%s error=%s moved_to=%s", dir, errbuf, aside);
         if (rename(dir, aside) != 0 || !mkdirs(dir, errbuf, errlen) ||
             !(r->db = gs_statedb_open(dir, (size_t)cfg->state_memory_bytes, errbuf, errlen)))
             goto fail;
@@ -1622,12 +1581,12 @@ gs_run_t *gs_run_start(const gs_config_t *cfg, const gs_run_opts_t *o, char *err
                                                        r->h, errbuf, errlen)))
         goto fail;
     gs_log_config(cfg);
-    rlog(1,
-         "event=start version=%s application.id=%s instance=%s bootstrap=%s partitions=%d "
-         "threads=%d guarantee=%s commit.interval.ms=%" PRId64 " state=%s until_end=%d",
-         GS_VERSION, cfg->application_id, r->instance, r->bootstrap, r->nparts, r->nth,
-         cfg->exactly_once ? "exactly_once" : "at_least_once", cfg->commit_interval_ms, dir,
-         o->until_end);
+    gs_log(GS_LOG_INFO, "start",
+           "version=%s application.id=%s instance=%s bootstrap=%s partitions=%d "
+           "threads=%d guarantee=%s commit.interval.ms=%" PRId64 " state=%s until_end=%d",
+           GS_VERSION, cfg->application_id, r->instance, r->bootstrap, r->nparts, r->nth,
+           cfg->exactly_once ? "exactly_once" : "at_least_once", cfg->commit_interval_ms, dir,
+           o->until_end);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old); /* signals go to the caller's thread */
@@ -1792,12 +1751,12 @@ static void progress(gs_run_t *r, int64_t *last_ms, uint64_t *last_in)
         dlq += st.dlq[i];
     int64_t now = now_ms();
     double rate = now > *last_ms ? (double)(in - *last_in) * 1000.0 / (double)(now - *last_ms) : 0;
-    rlog(1,
-         "event=progress records_in=%" PRIu64 " records_per_s=%.0f lag=%" PRIu64 " dlq=%" PRIu64
-         " incidents=%" PRIu64 " kpi_out=%" PRIu64 " alerts_out=%" PRIu64 " scorecards=%" PRIu64
-         " tasks=%d rollups=%d commits=%" PRIu64 " aborts=%" PRIu64,
-         in, rate, st.lag, dlq, st.incidents_opened, st.out[GS_OUT_KPI], st.out[GS_OUT_ALERTS],
-         st.out[GS_OUT_SCORECARDS], st.tasks, st.rollups, st.commits, st.aborts);
+    gs_log(GS_LOG_INFO, "progress",
+           "records_in=%" PRIu64 " records_per_s=%.0f lag=%" PRIu64 " dlq=%" PRIu64
+           " incidents=%" PRIu64 " kpi_out=%" PRIu64 " alerts_out=%" PRIu64 " scorecards=%" PRIu64
+           " tasks=%d rollups=%d commits=%" PRIu64 " aborts=%" PRIu64,
+           in, rate, st.lag, dlq, st.incidents_opened, st.out[GS_OUT_KPI], st.out[GS_OUT_ALERTS],
+           st.out[GS_OUT_SCORECARDS], st.tasks, st.rollups, st.commits, st.aborts);
     *last_ms = now;
     *last_in = in;
 }
@@ -1864,6 +1823,6 @@ int gs_run_main(int argc, char **argv)
     progress(r, &last_ms, &last_in);
     g_run = NULL;
     int rc = gs_run_join(r);
-    rlog(1, "event=stopped exit=%d", rc);
+    gs_log(GS_LOG_INFO, "stopped", "exit=%d", rc);
     return rc;
 }
