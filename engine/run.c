@@ -142,7 +142,7 @@ struct gs_run {
     atomic_bool stop;
     atomic_int threads_running;
     /* totals */
-    atomic_uint_fast64_t records_in[GS_SRC__COUNT], dlq[GS_REASON_COUNT], out[GS_OUT__COUNT];
+    /* records in, out and DLQ are counted once, in the metric cells (read back by gs_run_stats) */
     atomic_uint_fast64_t incidents, signals, duplicates, alerts[5];
     atomic_uint_fast64_t commits, aborts, rebalances, restored;
 };
@@ -246,7 +246,6 @@ static void sink_emit(void *ctx, gs_output_t topic, const void *key, size_t klen
                       size_t vlen)
 {
     thread_t *th = ctx;
-    ADD(th->run->out[topic], 1);
     gs_counter_inc(th->run->m_out[topic]);
     produce(th, th->out_rkt[topic], part_of(th->run, 4 + (int)topic, key, klen), key, klen, val,
             vlen, NULL, 0, NULL);
@@ -957,8 +956,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void to_dlq(thread_t *th, const rd_kafka_message_t *m, gs_err_t why)
 {
     gs_run_t *r = th->run;
-    ADD(r->dlq[gs_reason_index(why)], 1);
-    ADD(r->out[GS_OUT_DLQ], 1);
     gs_counter_inc(r->m_dlq[gs_reason_index(why)]);
     gs_counter_inc(r->m_out[GS_OUT_DLQ]);
     const char *reason = gs_err_str(why);
@@ -989,6 +986,10 @@ static size_t drain_task(thread_t *th, unit_t *u, int64_t now)
             msgq_clear(&u->q[s]);
         return 0;
     }
+    /* live mode: each partition's high watermark, read at most once per drain (nothing is fetched
+     * while the task drains, so it cannot move meanwhile) */
+    int64_t lo[GS_SRC__COUNT], hi[GS_SRC__COUNT];
+    bool known[GS_SRC__COUNT] = {false, false, false, false};
     for (;;) {
         int64_t ht[GS_SRC__COUNT];
         bool has[GS_SRC__COUNT];
@@ -1021,10 +1022,13 @@ static size_t drain_task(thread_t *th, unit_t *u, int64_t now)
                     wait = true;
                 }
             } else {
-                int64_t lo = -1, hi = -1;
-                rd_kafka_get_watermark_offsets(th->c, gs_source_topic[s], u->p, &lo, &hi);
-                int64_t pos = u->pos[s] >= 0 ? u->pos[s] : lo;
-                bool caught_up = hi >= 0 && pos >= 0 && pos >= hi;
+                if (!known[s]) {
+                    lo[s] = hi[s] = -1;
+                    rd_kafka_get_watermark_offsets(th->c, gs_source_topic[s], u->p, &lo[s], &hi[s]);
+                    known[s] = true;
+                }
+                int64_t pos = u->pos[s] >= 0 ? u->pos[s] : lo[s];
+                bool caught_up = hi[s] >= 0 && pos >= 0 && pos >= hi[s];
                 if (!caught_up) wait = true;
                 if (!u->idle[s] && now - u->last_rx[s] >= r->cfg.idle_timeout_ms) {
                     u->idle[s] = true;
@@ -1038,7 +1042,6 @@ static size_t drain_task(thread_t *th, unit_t *u, int64_t now)
         int s = gs_merge_pick(ht, has);
         if (s < 0) break;
         rd_kafka_message_t *m = u->hm[s];
-        ADD(r->records_in[s], 1);
         gs_counter_inc(u->m_in[s]);
         gs_err_t rej = u->verr[s];
         if (rej == GS_OK) rej = gs_task_apply(u->task, &u->ev[s]);
@@ -1662,11 +1665,13 @@ void gs_run_stats(const gs_run_t *r, gs_run_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
     for (int i = 0; i < GS_SRC__COUNT; i++)
-        st->records_in[i] = atomic_load_explicit(&r->records_in[i], RELAXED);
+        for (int p = 0; p < r->nparts; p++)
+            st->records_in[i] +=
+                gs_counter_get(gs_metrics_records_in(r->m, (gs_source_t)i, (uint32_t)p));
     for (int i = 0; i < GS_REASON_COUNT; i++)
-        st->dlq[i] = atomic_load_explicit(&r->dlq[i], RELAXED);
+        st->dlq[i] = gs_counter_get(r->m_dlq[i]);
     for (int i = 0; i < GS_OUT__COUNT; i++)
-        st->out[i] = atomic_load_explicit(&r->out[i], RELAXED);
+        st->out[i] = gs_counter_get(r->m_out[i]);
     st->incidents_opened = atomic_load_explicit(&r->incidents, RELAXED);
     st->signals = atomic_load_explicit(&r->signals, RELAXED);
     st->duplicates = atomic_load_explicit(&r->duplicates, RELAXED);
