@@ -18,7 +18,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
@@ -36,19 +35,6 @@
 #include "topics.h"
 
 #define RESTORE_GROUP 1000 /* entries per changelog group, as a busy task commits them */
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static bool scratch_dir(char *buf, size_t len, const char *what, char *err, size_t errlen)
 {
@@ -177,14 +163,14 @@ static gs_err_t e2e_one(const gs_bench_e2e_opts_t *o, const char *bootstrap, con
     if (!scratch_dir(dir, sizeof(dir), "e2e", err, errlen)) return GS_ERR_IO;
     gs_config_t cfg;
     if (engine_cfg(&cfg, app, bootstrap, dir, eos, threads, err, errlen) != GS_OK) {
-        rm_rf(dir);
+        gs_statedb_remove_dir(dir);
         return GS_ERR_INVAL;
     }
     gs_run_opts_t ro = {.until_end = true, .partitions = (int)o->partitions, .quiet = true};
     double t0 = gs_bench_now(), t_first = 0, t_all = 0;
     gs_run_t *r = gs_run_start(&cfg, &ro, err, errlen);
     if (!r) {
-        rm_rf(dir);
+        gs_statedb_remove_dir(dir);
         return GS_ERR_IO;
     }
     gs_run_stats_t st;
@@ -204,7 +190,7 @@ static gs_err_t e2e_one(const gs_bench_e2e_opts_t *o, const char *bootstrap, con
     gs_run_stats(r, &st);
     gs_run_stop(r); /* finished: the threads wait for the stop to leave the group */
     int rc = gs_run_join(r);
-    rm_rf(dir);
+    gs_statedb_remove_dir(dir);
     if (rc != 0 || sum_in(&st) != total) {
         snprintf(err, errlen, "%s: run exit %d, %" PRIu64 " of %" PRIu64 " records applied", app,
                  rc, sum_in(&st), total);
@@ -579,7 +565,7 @@ gs_err_t gs_bench_restore(const gs_bench_restore_opts_t *o, gs_bench_restore_res
     r->ratio = r->gs_rps / r->ref_rps;
     rc = GS_OK;
 out:
-    rm_rf(dir);
+    gs_statedb_remove_dir(dir);
 out_cl:
     gs_cluster_stop(cl);
     return rc;

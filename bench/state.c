@@ -89,11 +89,6 @@ static int add_sst(const char *path, const struct stat *sb, int type, struct FTW
     return 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void progress(const gs_bench_state_opts_t *o, const char *fmt, int64_t cells,
                      const char *what)
 {
@@ -195,7 +190,7 @@ static gs_err_t state_size(const gs_bench_state_opts_t *o, int64_t cells, gs_ben
 out:
     gs_statedb_close(db);
     gs_statedb_batch_destroy(b);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    gs_statedb_remove_dir(dir);
     gs_task_destroy(t);
     return err;
 }

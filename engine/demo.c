@@ -10,6 +10,7 @@
  */
 #include "demo.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "gen.h"
 #include "replay.h"
 #include "run.h"
+#include "statedb.h"
 #include "topics.h"
 
 #define TOP_CELLS 4096
@@ -273,10 +275,10 @@ int gs_demo_main(int argc, char **argv)
     snprintf(cfg.application_id, sizeof(cfg.application_id), "gridstream-demo");
     if (cfg.log_level < 3) cfg.log_level = 3; /* the screen is the view: errors only */
     cfg.metrics_port = 0;
-    char cmd[2200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s/gridstream-demo'", cfg.state_dir);
-    if (strchr(cfg.state_dir, '\'') == NULL && system(cmd) != 0) {
-        fprintf(stderr, "gridstream demo: cannot clear %s/gridstream-demo\n", cfg.state_dir);
+    char dir[2100];
+    snprintf(dir, sizeof(dir), "%s/gridstream-demo", cfg.state_dir);
+    if (gs_statedb_remove_dir(dir) != 0) {
+        fprintf(stderr, "gridstream demo: cannot clear %s: %s\n", dir, strerror(errno));
         return 1;
     }
 

@@ -7,6 +7,8 @@
  */
 #include "statedb.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,4 +348,18 @@ gs_err_t gs_statedb_memory(gs_statedb_t *db, size_t *block_cache, size_t *memtab
     }
     *memtables = (size_t)sum;
     return GS_OK;
+}
+
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+int gs_statedb_remove_dir(const char *dir)
+{
+    if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) return -1;
+    return 0;
 }

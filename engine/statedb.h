@@ -95,4 +95,10 @@ gs_err_t gs_statedb_scan(gs_statedb_t *db, uint32_t task, gs_ns_t ns,
  */
 gs_err_t gs_statedb_memory(gs_statedb_t *db, size_t *block_cache, size_t *memtables);
 
+/*
+ * Removes a state directory and everything under it (no error if it does not exist). Returns 0,
+ * or -1 with errno set by the first removal that failed. The database must be closed.
+ */
+int gs_statedb_remove_dir(const char *dir);
+
 #endif
