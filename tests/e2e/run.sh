@@ -14,105 +14,12 @@
 #   run.sh GRIDSTREAM_BINARY WORKDIR
 set -uo pipefail
 bin=$1 work=$2
-here=$(cd "$(dirname "$0")" && pwd)
-ref=$here/../reference
-rm -rf "$work" && mkdir -p "$work"
-pass=0 fail=0
-pids=()
-
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() {
-  echo "FAIL $1"
-  shift
-  for d in "$@"; do if [[ -f $d ]]; then sed 's/^/     | /' "$d" | tail -30; else echo "     $d"; fi; done
-  fail=$((fail + 1))
-}
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
-trap 'echo "interrupted"; exit 130' INT TERM
-
-py=
-for cand in /usr/bin/python3 python3; do
-  if PYTHONPATH=/usr/lib/python3/dist-packages "$cand" -c 'import confluent_kafka' 2>/dev/null; then
-    py=$cand; break
-  fi
-done
-export PYTHONPATH=/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
-[[ -n $py ]] || { bad "python3 can import confluent_kafka" "install python3-confluent-kafka"; exit 1; }
-command -v kcat >/dev/null || { bad "kcat is installed" "Debian package kcat"; exit 1; }
-
 parts=3
-broker() { # name [broker args]: starts a broker, sets $bs
-  local name=$1
-  shift
-  "$bin" broker --partitions $parts "$@" >"$work/$name.broker.out" 2>"$work/$name.broker.err" &
-  pids+=($!)
-  bs=
-  for _ in $(seq 100); do
-    bs=$(sed -n 's/^bootstrap: //p' "$work/$name.broker.out")
-    [[ -n $bs ]] && return 0
-    sleep 0.1
-  done
-  bad "$name: broker started" "$work/$name.broker.err"
-  return 1
-}
-stop_broker() { kill -TERM "${pids[-1]}" 2>/dev/null; wait "${pids[-1]}" 2>/dev/null; unset 'pids[-1]'; }
+source "$(dirname "$0")/lib.sh"
 
-# --- the records ------------------------------------------------------------------------------------
-"$bin" gen --output "$work/in" --partitions $parts --cells 40 --days 40 --seed 11 --quiet ||
-  { bad "gen"; exit 1; }
-# kcat's garbage: values that are not protobuf (decode), appended to city.reports partition 1,
-# also appended to the replay input so that the expected DLQ holds them
-for i in 1 2 3 4 5; do echo "k$i:garbage-$i"; done >"$work/garbage.txt"
-"$py" - "$ref" "$work/garbage.txt" "$work/in/city.reports/1.rec" <<'EOF'
-import struct, sys
-sys.path.insert(0, sys.argv[1])
-with open(sys.argv[3], "ab") as f:
-    for line in open(sys.argv[2], "rb"):
-        k, v = line.rstrip(b"\n").split(b":", 1)
-        f.write(struct.pack(">I", len(k)) + k + struct.pack(">I", len(v)) + v)
-EOF
-"$bin" replay --input "$work/in" --output "$work/expected" --quiet >"$work/replay.out" 2>&1 ||
-  { bad "replay" "$work/replay.out"; exit 1; }
-nrec=$("$py" -c "
-import os, sys
-sys.path.insert(0, '$ref')
-import gsproto
-print(sum(len(gsproto.read_records(os.path.join(dp, f))) for dp, _, fs in os.walk('$work/in') for f in fs))")
-echo "     $nrec input records in $parts partitions"
-
-load() { # name: inputs to the current broker
-  "$py" "$here/load_inputs.py" --bootstrap "$bs" --input "$work/in.nogarbage" >"$work/$1.load.out" 2>&1 &&
-    kcat -P -b "$bs" -t city.reports -p 1 -K: <"$work/garbage.txt" 2>"$work/$1.kcat.err"
-}
-# the Python loader takes the files without the garbage lines (kcat produces those)
-cp -r "$work/in" "$work/in.nogarbage"
-"$py" - "$ref" "$work/in.nogarbage/city.reports/1.rec" <<'EOF'
-import struct, sys
-sys.path.insert(0, sys.argv[1])
-import gsproto
-recs = [r for r in gsproto.read_records(sys.argv[2]) if not r[1].startswith(b"garbage-")]
-with open(sys.argv[2], "wb") as f:
-    for k, v in recs:
-        f.write(struct.pack(">I", len(k)) + k + struct.pack(">I", len(v)) + v)
-EOF
+city 40 40 11
 
 common=(--quiet --set metrics.port=0 --set kafka.session.timeout.ms=6000 --set log.level=warn)
-compare() { # name [read_outputs options]
-  local name=$1
-  shift
-  if "$py" "$here/read_outputs.py" --bootstrap "$bs" --output "$work/$name.actual" "$@" \
-       >"$work/$name.read.out" 2>&1 &&
-     "$py" "$ref/compare.py" --expected "$work/expected" --actual "$work/$name.actual" \
-       >"$work/$name.cmp" 2>&1; then
-    ok "$name: tables equal to replay ($(grep -c . "$work/$name.cmp") topics compared)"
-  else
-    bad "$name: tables equal to replay" "$work/$name.read.out" "$work/$name.cmp"
-  fi
-}
-
 # --- 1. exactly once, two threads -------------------------------------------------------------------
 if broker eos && load eos; then
   if timeout 300 "$bin" run --until-end "${common[@]}" --set bootstrap.servers="$bs" \
