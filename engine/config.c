@@ -86,8 +86,9 @@ static const ekey_t ekeys[] = {
      "local state: RocksDB in state.dir/application.id (one process per directory)"},
     {"state.memory.bytes", EK_INT, INT64_C(16) << 20, INT64_C(1) << 42, NULL,
      "RocksDB block cache plus memtables, shared by every task of the process"},
-    {"idle.timeout.ms", EK_INT, 1, INT64_C(86400000), NULL,
-     "an input partition with nothing new for this long leaves the watermark (SPEC 7)"},
+    {"idle.timeout.ms", EK_INT, 0, INT64_C(86400000), NULL,
+     "an input partition read to its end with nothing new for this long leaves the watermark "
+     "(SPEC 7); 0: at once, as replay does at the end of its input"},
     {"buffered.records.per.partition", EK_INT, 1, 1000000, NULL,
      "records buffered per input partition before it is paused (backpressure)"},
     {"instance.id", EK_STR, 0, 0, NULL,

@@ -107,6 +107,7 @@ struct thread {
     unit_t **tasks;   /* by partition, NULL when not assigned */
     unit_t **rollups; /* by partition */
     atomic_bool assigned_once;
+    int64_t revoked_ms; /* when the last revocation began (0: never), for the pause figure */
     bool txn_open;
     bool produce_failed, persist_ok;
     uint64_t produced; /* records produced since the last commit */
@@ -383,6 +384,21 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
     int64_t t0 = now_ms(), last = t0;
     int64_t lo = -1, hi = -1;
     rd_kafka_resp_err_t qe = rd_kafka_query_watermark_offsets(th->rc, topic, u->p, &lo, &hi, 10000);
+    /* The state needs the changelog from the checkpoint on (from offset 0 without local state). A
+     * compacted topic keeps its start offset; a later start means records were deleted (time or
+     * size retention, or the embedded cluster's ~5 MB per partition): what they held is lost, and
+     * a restore without them would be silently wrong. */
+    int64_t need = cp->changelog_offset >= 0 ? cp->changelog_offset : 0;
+    if (qe == RD_KAFKA_RESP_ERR_NO_ERROR && lo > need && hi > need) {
+        gs_log(GS_LOG_ERROR, "restore_failed",
+               "topic=%s partition=%d error=%s needed_from=%" PRId64 " log_start=%" PRId64, topic,
+               u->p,
+               "changelog records the state needs were deleted (retention, or the embedded "
+               "cluster's size limit); the state cannot be restored exactly",
+               need, lo);
+        gs_clog_reader_destroy(rd);
+        return false;
+    }
     if (qe == RD_KAFKA_RESP_ERR_NO_ERROR &&
         (hi <= lo || (cp->changelog_offset >= 0 && cp->changelog_offset >= hi))) {
         /* nothing after the checkpoint: the local state is current */
@@ -557,6 +573,7 @@ static unit_t *unit_open(thread_t *th, int kind, int32_t p)
         for (int s = 0; s < GS_SRC__COUNT; s++) {
             u->last_rx[s] = t;
             u->end[s] = -1;
+            u->idle[s] = gs_task_idle(u->task, (gs_source_t)s); /* until a record arrives */
         }
     } else {
         if (!(u->rollup = gs_rollup_new(&r->cfg.params, (uint32_t)r->nparts, st, &sink))) goto fail;
@@ -927,6 +944,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         ADD(r->rebalances, 1);
         gs_counter_inc(r->m_rebalances);
         gs_log(GS_LOG_INFO, "assigned", "thread=%d partitions=%s", th->id, parts);
+        int64_t t0 = now_ms();
         if (!open_assigned(th, l)) {
             close_all(th);
             rd_kafka_assign(rk, NULL);
@@ -939,7 +957,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         set_offsets(th, l);
         rd_kafka_assign(rk, l);
         th->assigned_once = true;
+        /* the pause: from the revocation (commit, close) through the group's sync to restored */
+        int64_t t1 = now_ms();
+        gs_log(GS_LOG_INFO, "resumed",
+               "thread=%d tasks=%d rollups=%d restore_ms=%" PRId64 " pause_ms=%" PRId64, th->id,
+               (int)atomic_load(&th->ntasks), (int)atomic_load(&th->nrollups), t1 - t0,
+               th->revoked_ms ? t1 - th->revoked_ms : t1 - t0);
     } else {
+        th->revoked_ms = now_ms();
         gs_log(GS_LOG_INFO, "revoked", "thread=%d partitions=%s", th->id, parts);
         if (!atomic_load(&th->failed) && !commit_all(th)) {
             atomic_store(&th->failed, true);
@@ -1007,7 +1032,7 @@ static size_t drain_task(thread_t *th, unit_t *u, int64_t now)
                 u->hv[s] = true;
             }
             if (u->hv[s]) {
-                if (u->idle[s] && !r->o.until_end) {
+                if (u->idle[s]) {
                     u->idle[s] = false;
                     gs_task_set_idle(u->task, (gs_source_t)s, false);
                 }
@@ -1030,7 +1055,10 @@ static size_t drain_task(thread_t *th, unit_t *u, int64_t now)
                 int64_t pos = u->pos[s] >= 0 ? u->pos[s] : lo[s];
                 bool caught_up = hi[s] >= 0 && pos >= 0 && pos >= hi[s];
                 if (!caught_up) wait = true;
-                if (!u->idle[s] && now - u->last_rx[s] >= r->cfg.idle_timeout_ms) {
+                /* idle: caught up and nothing new for idle.timeout.ms. A partition known to hold
+                 * more records is being waited for, not idle: leaving it out of the watermark
+                 * would let timers fire before records it already holds are applied. */
+                if (caught_up && !u->idle[s] && now - u->last_rx[s] >= r->cfg.idle_timeout_ms) {
                     u->idle[s] = true;
                     gs_task_set_idle(u->task, (gs_source_t)s, true);
                 }

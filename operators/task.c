@@ -30,13 +30,14 @@ typedef struct score_val {
 enum { SCORE_DISTRICT = 'D', SCORE_DEPT = 'P' };
 
 /* GS_NS_META "task": what a task needs back after a restart besides its keyed state. Followed by
-   the registered months (gs_month_state_t each). Idle flags are not kept: they are wall-clock. */
+   the registered months (gs_month_state_t each). The idle flags are kept too: a partition that had
+   gone idle is still out of the watermark after a restart, as it would have been without one. */
 typedef struct task_meta {
     uint64_t next_handle;
     int64_t wm, next_sweep;
     int64_t part_max[GS_SRC__COUNT];
     uint8_t part_seen[GS_SRC__COUNT];
-    uint8_t pad[4];
+    uint8_t part_idle[GS_SRC__COUNT];
 } task_meta_t;
 
 void gs_task_note_oom(gs_task_t *t)
@@ -95,6 +96,7 @@ gs_task_t *gs_task_new(uint32_t id, const gs_params_t *p, gs_store_t *st, const 
         for (int i = 0; i < GS_SRC__COUNT; i++) {
             t->part_max[i] = meta->part_max[i];
             t->part_seen[i] = meta->part_seen[i];
+            t->part_idle[i] = meta->part_idle[i] != 0;
         }
         size_t nm = (ml - sizeof(*meta)) / sizeof(gs_month_state_t);
         if (nm && GS_RESERVE(t->months, t->cmonths, nm)) {
@@ -263,6 +265,11 @@ static void after_watermark(gs_task_t *t)
         int64_t every = t->p->dedup_ttl_ms / 4;
         t->next_sweep = t->wm + (every > GS_HOUR_MS ? every : GS_HOUR_MS);
     }
+}
+
+bool gs_task_idle(const gs_task_t *t, gs_source_t src)
+{
+    return t->part_idle[src];
 }
 
 void gs_task_set_idle(gs_task_t *t, gs_source_t src, bool idle)
@@ -596,6 +603,7 @@ gs_err_t gs_task_flush(gs_task_t *t)
         for (int i = 0; i < GS_SRC__COUNT; i++) {
             meta->part_max[i] = t->part_max[i];
             meta->part_seen[i] = t->part_seen[i];
+            meta->part_idle[i] = t->part_idle[i];
         }
         if (t->nmonths) memcpy(meta + 1, t->months, t->nmonths * sizeof(gs_month_state_t));
     }

@@ -56,6 +56,9 @@ gs_err_t gs_task_apply(gs_task_t *t, const gs_event_t *ev);
  */
 void gs_task_set_idle(gs_task_t *t, gs_source_t src, bool idle);
 
+/* Whether input partition `src` is idle (restored with the task's state after a restart). */
+bool gs_task_idle(const gs_task_t *t, gs_source_t src);
+
 /* End of input: the watermark becomes +infinity; every timer fires. */
 void gs_task_finish(gs_task_t *t);
 
