@@ -124,6 +124,18 @@ void gs_bench_state_json(const gs_bench_state_res_t *r, FILE *f);
 /* ---- kafka.c: e2e and restore on the embedded cluster -----------------------------------------
  */
 
+struct gs_config;
+
+/* Makes a fresh directory $TMPDIR/gridstream-bench-WHAT-XXXXXX into buf; false with the reason. */
+bool gs_bench_scratch_dir(char *buf, size_t len, const char *what, char *err, size_t errlen);
+
+/* The engine configuration of a bench run: defaults, then application.id, bootstrap.servers,
+   state.dir, the guarantee, num.stream.threads, no metrics endpoint, log.level warn (or
+   $GS_BENCH_LOG), a 6 s session timeout. */
+gs_err_t gs_bench_engine_cfg(struct gs_config *c, const char *app, const char *bootstrap,
+                             const char *state_dir, bool eos, int threads, char *err,
+                             size_t errlen);
+
 typedef struct gs_bench_e2e_opts {
     int cells, days;
     uint32_t partitions;
