@@ -17,11 +17,6 @@
 
 #define GS_BENCH_MAX_ROWS 16
 
-/* Why `bench latency` prints no number yet. */
-#define GS_BENCH_LATENCY_WHY                                                                       \
-    "not measured yet: needs a paced producer and a read_committed consumer matching alerts and "  \
-    "incidents to the input records that caused them"
-
 /* ---- bench.c: measuring ---------------------------------------------------------------------- */
 
 double gs_bench_now(void); /* monotonic seconds */
