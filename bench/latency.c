@@ -7,8 +7,8 @@
  * the engine starts; the engine (gs_run_start, not until_end) drains them, and its capacity is the
  * burst over first record applied to last record applied. Then the main thread offers the rest of
  * the stream, paced, at each level for a fixed window, stamping every record as it hands it to
- * the producer; after each window it waits until every record is applied and two more commits
- * have passed, so that the levels do not overlap.
+ * the producer; after each window it waits until every record is applied and committed, so that
+ * the levels do not overlap.
  *
  * Matching. An incident's id ends with the channel and id of the signal that opened it (SPEC §5:
  * report_id, sensor_id:seq or detection_id), so the first time an incident id, or an alert naming
@@ -17,14 +17,14 @@
  * format changes: the signal ids are read from the generated records before the run. Incidents
  * opened by burst records, later updates of an incident and watermark-driven alerts are not
  * samples. The reference is Kafka alone on the same cluster and clients: the same consumer reads
- * the input records too (each carries its index in a header, which the engine ignores), and their
- * produced-to-visible time is what the broker and the clients cost without the engine.
+ * partition 0 of every input topic too (each record carries its index in a header, which the
+ * engine ignores), and their produced-to-visible time is what the broker and the clients cost
+ * without the engine; a second consumer does the same with the engine's consumer fetch wait.
  *
  * The engine's commit figures come from its own /metrics endpoint (commit and transaction
- * duration histograms), scraped before and after each level.
+ * duration histograms), scraped before and after each level; its lag from gs_run_stats.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
