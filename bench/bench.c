@@ -4,8 +4,7 @@
  * record files (outputs packed but not written) against a protobuf-c decode-only loop over the
  * same records, each repeated and the best run kept, in the same process.
  *
- * The Kafka modes e2e and restore are in kafka.c; latency is not measured yet and reports itself
- * as not available instead of printing a number.
+ * The Kafka modes e2e and restore are in kafka.c, latency in latency.c.
  */
 #include "bench.h"
 
@@ -265,7 +264,8 @@ static const char *const usage_text =
     "  state [--cells 10000,100000,1000000] [--memory BYTES] [--dir DIR] [--json]\n"
     "      RSS and RocksDB bytes per open incident and per active cell\n"
     "  report [--out DIR] [--quick] [--commit REV]   run every mode, write DIR/RESULTS.md,\n"
-    "      DIR/results.json and DIR/threads.svg (default DIR: bench), print the plans\n"
+    "      DIR/results.json, DIR/threads.svg and DIR/latency.svg (default DIR: bench), print\n"
+    "      the plans\n"
     "  plan (--preset fuzhou|chengdu|zhengzhou|province | --cells C --events-per-second E\n"
     "       --retention-days D) [--results FILE] [--json]   capacity from measured figures\n"
     "  replay --input DIR [--runs N] [--json]   replay of record files vs. decode-only\n"
@@ -274,21 +274,72 @@ static const char *const usage_text =
     "      kcat consuming the same input topics\n"
     "  restore [--entries N] [--value-bytes B] [--json]   changelog restore of one task vs.\n"
     "      RocksDB writes with the WAL off (db_bench fillseq when installed)\n"
-    "  latency   not yet measured\n";
+    "  latency [--cells C] [--days D] [--partitions N] [--threads T] [--burst B] [--window S]\n"
+    "          [--levels 25,50,75] [--commit-interval MS] [--set key=value]... [--quick]\n"
+    "          [--json]\n"
+    "      record produced -> its incident or alert visible to a read_committed consumer,\n"
+    "      p50/p99/p999 at 25, 50 and 75 % of the capacity measured in the same run\n";
 
-/* The latency mode: honest about not existing yet. */
-static int bench_unavailable(const char *mode, int argc, char **argv)
+static int bench_latency(int argc, char **argv)
 {
+    gs_bench_latency_opts_t o;
+    gs_bench_latency_defaults(&o);
     bool json = false;
-    for (int i = 0; i < argc; i++)
-        json = json || strcmp(argv[i], "--json") == 0;
-    const char *why = GS_BENCH_LATENCY_WHY;
-    if (json) {
-        printf("{\"mode\":\"%s\",\"available\":false,\"reason\":\"%s\"}\n", mode, why);
-    } else {
-        printf("bench %s: not yet available: %s\n", mode, why);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+            continue;
+        }
+        if (strcmp(a, "--quick") == 0) {
+            gs_bench_latency_quick(&o);
+            continue;
+        }
+        if (!v) goto usage;
+        i++;
+        if (strcmp(a, "--cells") == 0)
+            o.cells = atoi(v);
+        else if (strcmp(a, "--days") == 0)
+            o.days = atoi(v);
+        else if (strcmp(a, "--partitions") == 0)
+            o.partitions = (uint32_t)atoi(v);
+        else if (strcmp(a, "--threads") == 0)
+            o.threads = atoi(v);
+        else if (strcmp(a, "--burst") == 0)
+            o.burst = strtoll(v, NULL, 10);
+        else if (strcmp(a, "--window") == 0)
+            o.window_s = strtod(v, NULL);
+        else if (strcmp(a, "--commit-interval") == 0)
+            o.commit_ms = strtoll(v, NULL, 10);
+        else if (strcmp(a, "--levels") == 0) {
+            int64_t pct[GS_BENCH_LAT_LEVELS];
+            if (gs_bench_parse_list(v, pct, GS_BENCH_LAT_LEVELS, 100) != GS_BENCH_LAT_LEVELS)
+                goto usage;
+            for (int k = 0; k < GS_BENCH_LAT_LEVELS; k++)
+                o.pct[k] = (int)pct[k];
+        } else if (strcmp(a, "--set") == 0 && o.nset < 8)
+            o.set[o.nset++] = v;
+        else
+            goto usage;
     }
+    if (o.cells < 1 || o.days < 1 || o.partitions < 1 || o.partitions > 64 || o.threads < 1 ||
+        o.threads > 64 || o.burst < 1 || !(o.window_s > 0 && o.window_s <= 600) || o.commit_ms < 0)
+        goto usage;
+    o.progress = json ? NULL : stderr;
+    static gs_bench_latency_res_t r;
+    char err[1024];
+    if (gs_bench_latency(&o, &r, err, sizeof(err)) != GS_OK) {
+        fprintf(stderr, "gridstream bench latency: %s\n", err);
+        return 1;
+    }
+    if (json)
+        gs_bench_latency_json(&r, stdout);
+    else
+        gs_bench_latency_text(&r, stdout);
     return 0;
+usage:
+    fprintf(stderr, "%s", usage_text);
+    return 2;
 }
 
 static int bench_e2e(int argc, char **argv)
@@ -470,7 +521,7 @@ int gs_bench_main(int argc, char **argv)
     if (strcmp(m, "plan") == 0) return gs_bench_plan_main(argc - 1, argv + 1);
     if (strcmp(m, "e2e") == 0) return bench_e2e(argc - 1, argv + 1);
     if (strcmp(m, "restore") == 0) return bench_restore(argc - 1, argv + 1);
-    if (strcmp(m, "latency") == 0) return bench_unavailable(m, argc - 1, argv + 1);
+    if (strcmp(m, "latency") == 0) return bench_latency(argc - 1, argv + 1);
     fprintf(stderr, "%s", usage_text);
     return 2;
 }

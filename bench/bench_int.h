@@ -1,8 +1,9 @@
 /*
  * bench_int.h - the inside of `gridstream bench`, shared by its files: bench.c (dispatch, the
  * machine, clocks, RSS and allocation counters), pipeline.c (operators vs. decode-only, 1..N
- * threads), state.c (memory and RocksDB bytes per incident and per cell), report.c (RESULTS.md,
- * results.json, the plot) and plan.c (the capacity planner and its presets).
+ * threads), state.c (memory and RocksDB bytes per incident and per cell), kafka.c (e2e and
+ * restore on the embedded cluster), latency.c (produced record to visible output), report.c
+ * (RESULTS.md, results.json, the plots) and plan.c (the capacity planner and its presets).
  *
  * Every mode measures gridstream and a reference in the same run on the same records, because on a
  * shared machine absolute figures move by tens of percent between runs while ratios hold.
@@ -15,11 +16,6 @@
 #include "gs.h"
 
 #define GS_BENCH_MAX_ROWS 16
-
-/* Why `bench latency` prints no number yet. */
-#define GS_BENCH_LATENCY_WHY                                                                       \
-    "not measured yet: needs a paced producer and a read_committed consumer matching alerts and "  \
-    "incidents to the input records that caused them"
 
 /* ---- bench.c: measuring ---------------------------------------------------------------------- */
 
@@ -124,6 +120,18 @@ void gs_bench_state_json(const gs_bench_state_res_t *r, FILE *f);
 /* ---- kafka.c: e2e and restore on the embedded cluster -----------------------------------------
  */
 
+struct gs_config;
+
+/* Makes a fresh directory $TMPDIR/gridstream-bench-WHAT-XXXXXX into buf; false with the reason. */
+bool gs_bench_scratch_dir(char *buf, size_t len, const char *what, char *err, size_t errlen);
+
+/* The engine configuration of a bench run: defaults, then application.id, bootstrap.servers,
+   state.dir, the guarantee, num.stream.threads, no metrics endpoint, log.level warn (or
+   $GS_BENCH_LOG), a 6 s session timeout. */
+gs_err_t gs_bench_engine_cfg(struct gs_config *c, const char *app, const char *bootstrap,
+                             const char *state_dir, bool eos, int threads, char *err,
+                             size_t errlen);
+
 typedef struct gs_bench_e2e_opts {
     int cells, days;
     uint32_t partitions;
@@ -182,6 +190,69 @@ gs_err_t gs_bench_restore(const gs_bench_restore_opts_t *o, gs_bench_restore_res
                           size_t errlen);
 void gs_bench_restore_text(const gs_bench_restore_res_t *r, FILE *f);
 void gs_bench_restore_json(const gs_bench_restore_res_t *r, FILE *f);
+
+/* ---- latency.c: produced record to its output visible to a read_committed consumer ---------- */
+
+#define GS_BENCH_LAT_LEVELS 3 /* offered load: 25, 50 and 75 % of the measured capacity */
+#define GS_BENCH_LAT_CDF 28   /* points of each level's latency distribution kept for the plot */
+
+/* The quantiles of gs_bench_latency_level_t.cdf_ms, increasing from 0 (min) to 1 (max). */
+extern const double gs_bench_lat_cdf_q[GS_BENCH_LAT_CDF];
+
+typedef struct gs_bench_latency_opts {
+    int cells, days;
+    uint32_t partitions;
+    int threads;
+    int64_t burst;   /* records produced before the engine starts, to measure capacity */
+    double window_s; /* seconds of paced load per level */
+    int pct[GS_BENCH_LAT_LEVELS]; /* offered load, % of the capacity: 25, 50, 75 */
+    int64_t commit_ms;            /* commit.interval.ms, 0 for the engine's default */
+    const char *set[8];           /* more engine settings, "key=value" (borrowed) */
+    int nset;
+    FILE *progress; /* a progress line, or NULL */
+} gs_bench_latency_opts_t;
+
+typedef struct gs_bench_latency_level {
+    int pct;
+    double offered_rps; /* pct of the capacity */
+    double sent_rps;    /* records sent / window */
+    double window_s;    /* paced (shorter for every level when the input cannot fill them) */
+    double drain_s;     /* end of the window to every record applied and committed */
+    uint64_t records;   /* sent in the window */
+    uint64_t outputs;   /* incidents opened by records of the window, first seen on the output */
+    uint64_t alerts;    /* of those, seen first as an alert (HOTSPOT or CRITICAL) */
+    double p50, p99, p999, max;        /* ms, produced to visible; -1 when no output */
+    double ref_p50, ref_p99, ref_p999; /* ms, Kafka alone: the input records themselves */
+    uint64_t ref_samples;
+    double ref2_p50, ref2_p99; /* ms, the same with the engine's consumer fetch.wait.max.ms */
+    uint64_t commits;          /* engine commits during the window and drain */
+    double commit_mean_ms, txn_mean_ms; /* -1 when /metrics could not be read */
+    double commit_share;   /* engine time in commits / (window + drain), per stream thread */
+    uint64_t max_lag;      /* most input records not yet applied, every 10 ms from 1 s on */
+    double out_per_record; /* output records written per input record applied */
+    double cdf_ms[GS_BENCH_LAT_CDF];
+} gs_bench_latency_level_t;
+
+typedef struct gs_bench_latency_res {
+    gs_bench_latency_opts_t o;
+    uint64_t records;    /* generated */
+    uint64_t burst;      /* of which in the capacity burst */
+    double join_s;       /* engine start to the first record applied */
+    double capacity_rps; /* burst / (first applied to all applied) */
+    int64_t commit_interval_ms;
+    double target_ms; /* commit.interval.ms + 20 */
+    bool met;         /* p99 at the 50 % level <= target (false without that level) */
+    double seconds;   /* the whole mode */
+    char limit[1024]; /* what the measurements say limits the p99 */
+    gs_bench_latency_level_t levels[GS_BENCH_LAT_LEVELS];
+} gs_bench_latency_res_t;
+
+void gs_bench_latency_defaults(gs_bench_latency_opts_t *o);
+void gs_bench_latency_quick(gs_bench_latency_opts_t *o);
+gs_err_t gs_bench_latency(const gs_bench_latency_opts_t *o, gs_bench_latency_res_t *r, char *errbuf,
+                          size_t errlen);
+void gs_bench_latency_text(const gs_bench_latency_res_t *r, FILE *f);
+void gs_bench_latency_json(const gs_bench_latency_res_t *r, FILE *f);
 
 /* ---- plan.c ---------------------------------------------------------------------------------- */
 

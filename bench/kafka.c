@@ -36,7 +36,7 @@
 
 #define RESTORE_GROUP 1000 /* entries per changelog group, as a busy task commits them */
 
-static bool scratch_dir(char *buf, size_t len, const char *what, char *err, size_t errlen)
+bool gs_bench_scratch_dir(char *buf, size_t len, const char *what, char *err, size_t errlen)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(buf, len, "%s/gridstream-bench-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", what);
@@ -47,8 +47,8 @@ static bool scratch_dir(char *buf, size_t len, const char *what, char *err, size
     return true;
 }
 
-static gs_err_t engine_cfg(gs_config_t *c, const char *app, const char *bootstrap,
-                           const char *state_dir, bool eos, int threads, char *err, size_t errlen)
+gs_err_t gs_bench_engine_cfg(gs_config_t *c, const char *app, const char *bootstrap,
+                             const char *state_dir, bool eos, int threads, char *err, size_t errlen)
 {
     char t[16];
     snprintf(t, sizeof(t), "%d", threads);
@@ -160,9 +160,9 @@ static gs_err_t e2e_one(const gs_bench_e2e_opts_t *o, const char *bootstrap, con
                         size_t errlen)
 {
     char dir[4096];
-    if (!scratch_dir(dir, sizeof(dir), "e2e", err, errlen)) return GS_ERR_IO;
+    if (!gs_bench_scratch_dir(dir, sizeof(dir), "e2e", err, errlen)) return GS_ERR_IO;
     gs_config_t cfg;
-    if (engine_cfg(&cfg, app, bootstrap, dir, eos, threads, err, errlen) != GS_OK) {
+    if (gs_bench_engine_cfg(&cfg, app, bootstrap, dir, eos, threads, err, errlen) != GS_OK) {
         gs_statedb_remove_dir(dir);
         return GS_ERR_INVAL;
     }
@@ -507,7 +507,7 @@ gs_err_t gs_bench_restore(const gs_bench_restore_opts_t *o, gs_bench_restore_res
     char topic[256], dir[4096];
     snprintf(topic, sizeof(topic), "%s-state-changelog", app);
     gs_err_t rc = GS_ERR_IO;
-    if (!scratch_dir(dir, sizeof(dir), "restore", err, errlen)) goto out_cl;
+    if (!gs_bench_scratch_dir(dir, sizeof(dir), "restore", err, errlen)) goto out_cl;
     if (o->progress)
         fprintf(o->progress, "bench restore: writing a changelog of %" PRId64 " entries...\n",
                 o->entries);
@@ -523,7 +523,7 @@ gs_err_t gs_bench_restore(const gs_bench_restore_opts_t *o, gs_bench_restore_res
     gs_config_t cfg;
     char state[4200];
     snprintf(state, sizeof(state), "%s/state", dir);
-    if (engine_cfg(&cfg, app, bs, state, true, 1, err, errlen) != GS_OK) goto out;
+    if (gs_bench_engine_cfg(&cfg, app, bs, state, true, 1, err, errlen) != GS_OK) goto out;
     gs_run_opts_t ro = {.until_end = true, .partitions = 1, .quiet = true};
     double t0 = gs_bench_now(), t_assign = 0, t_restored = 0, t_ready = 0;
     gs_run_t *run = gs_run_start(&cfg, &ro, err, errlen);

@@ -2,8 +2,9 @@
  * report.c - `gridstream bench report`: runs every mode that exists, then writes DIR/results.json
  * (every figure, and the planner's inputs), DIR/RESULTS.md (the machine, the commit, every mode's
  * table with its reference and ratio, the plans of the presets) and DIR/threads.svg (throughput
- * against threads, drawn by gnuplot when it is installed), and prints the tables and the plans.
- * The latency mode is listed as not yet available, with the reason, never with a number.
+ * against threads, drawn by gnuplot when it is installed), DIR/latency.svg (the distribution of
+ * produced-to-visible latency at each load level, gnuplot too), and prints the tables and the
+ * plans.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,119 @@ static bool plot_threads(const char *dir, const gs_bench_pipeline_res_t *pr)
     return rc == 0;
 }
 
+/* Draws DIR/latency.svg, the latency CDF of every level; false if gnuplot is not there or failed.
+ */
+static bool plot_latency(const char *dir, const gs_bench_latency_res_t *lr)
+{
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) return false;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/latency.dat", dir);
+    FILE *d = fopen(path, "w");
+    if (!d) return false;
+    int nplot = 0;
+    for (int k = 0; k < GS_BENCH_LAT_LEVELS; k++) {
+        const gs_bench_latency_level_t *w = &lr->levels[k];
+        if (w->p50 < 0) continue;
+        fprintf(d, "# %d %% load (%.0f records/s): latency_ms fraction\n", w->pct, w->sent_rps);
+        for (int q = 0; q < GS_BENCH_LAT_CDF; q++)
+            fprintf(d, "%.3f %.4f\n", w->cdf_ms[q] > 0.01 ? w->cdf_ms[q] : 0.01,
+                    gs_bench_lat_cdf_q[q]);
+        fprintf(d, "\n\n");
+        nplot++;
+    }
+    fclose(d);
+    if (!nplot) {
+        remove(path);
+        return false;
+    }
+    FILE *g = popen("gnuplot", "w");
+    if (!g) return false;
+    fprintf(g,
+            "set terminal svg size 720,420 dynamic font 'sans,12'\n"
+            "set output '%s/latency.svg'\n"
+            "set title 'bench latency: record produced to its output visible (read_committed)'\n"
+            "set xlabel 'latency, ms (log scale)'\nset ylabel 'fraction of outputs'\n"
+            "set termoption noenhanced\nset logscale x\nset grid\nset key top left\n"
+            "set yrange [0:1]\nset arrow from %.0f, graph 0 to %.0f, graph 1 nohead dt 2\n"
+            "set label 'target p99: commit.interval.ms + 20 = %.0f ms' at %.0f, graph 0.5 "
+            "offset 1,0\nplot ",
+            dir, lr->target_ms, lr->target_ms, lr->target_ms, lr->target_ms);
+    int i = 0;
+    for (int k = 0; k < GS_BENCH_LAT_LEVELS; k++) {
+        const gs_bench_latency_level_t *w = &lr->levels[k];
+        if (w->p50 < 0) continue;
+        fprintf(g, "%s'%s' index %d using 1:2 with lines lw 2 title '%d %% load (%.0f rec/s)'",
+                i ? ", " : "", path, i, w->pct, w->sent_rps);
+        i++;
+    }
+    fprintf(g, "\n");
+    int rc = pclose(g);
+    remove(path);
+    return rc == 0;
+}
+
+static void ms_cell(FILE *f, double v)
+{
+    if (v >= 0)
+        fprintf(f, " %.1f |", v);
+    else
+        fprintf(f, " — |");
+}
+
+static void write_latency_md(FILE *f, const gs_bench_latency_res_t *lr, bool plotted)
+{
+    fprintf(f,
+            "## latency: record produced to its output visible to a read_committed consumer\n\n");
+    fprintf(f,
+            "%llu records (`gridstream gen --cells %d --days %d --seed 42`, %u partitions) on the "
+            "embedded cluster, exactly_once, %d stream thread(s), commit.interval.ms %lld (the "
+            "engine's default). Capacity in the same run: a burst of %llu records produced "
+            "before the engine starts, first record applied to last: **%.0f records/s**. Then "
+            "the rest of the stream is offered, paced, at each load for %.1f s; latency is wall "
+            "clock from a record handed to the producer to the first incident or alert (HOTSPOT, "
+            "CRITICAL) that names the incident it opened, received by a read_committed consumer. "
+            "Reference (k): Kafka alone, the same input records produced to visible to the same "
+            "consumer (fetch.wait.max.ms 5); k500: the same with librdkafka's default "
+            "fetch.wait.max.ms of 500 ms, which the engine's consumer uses. commit: the engine's "
+            "mean commit (its /metrics); commit %%: share of the time the stream thread spent "
+            "committing.\n\n",
+            (unsigned long long)lr->records, lr->o.cells, lr->o.days, lr->o.partitions,
+            lr->o.threads, (long long)lr->commit_interval_ms, (unsigned long long)lr->burst,
+            lr->capacity_rps, lr->levels[0].window_s);
+    fprintf(f, "| load | records/s | outputs | p50 ms | p99 ms | p999 ms | target p99 | k p50 | "
+               "k p99 | k500 p50 | k500 p99 | commit ms | commit %% | max lag |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int k = 0; k < GS_BENCH_LAT_LEVELS; k++) {
+        const gs_bench_latency_level_t *w = &lr->levels[k];
+        fprintf(f, "| %d %% | %.0f | %llu |", w->pct, w->sent_rps, (unsigned long long)w->outputs);
+        ms_cell(f, w->p50);
+        ms_cell(f, w->p99);
+        ms_cell(f, w->p999);
+        if (w->pct == 50)
+            fprintf(f, " ≤ %.0f ms |", lr->target_ms);
+        else
+            fprintf(f, " — |");
+        ms_cell(f, w->ref_p50);
+        ms_cell(f, w->ref_p99);
+        ms_cell(f, w->ref2_p50);
+        ms_cell(f, w->ref2_p99);
+        ms_cell(f, w->commit_mean_ms);
+        ms_cell(f, w->commit_share >= 0 ? 100 * w->commit_share : -1);
+        fprintf(f, " %llu |\n", (unsigned long long)w->max_lag);
+    }
+    fprintf(f, "\n%s\n\n",
+            plotted ? "![latency CDF per load level](latency.svg)"
+                    : "(latency.svg not drawn: gnuplot is not installed, or no level had an "
+                      "output)");
+    fprintf(f, "p99 ≤ commit.interval.ms + 20 ms at 50 %% load: **%s**. %s.\n\n",
+            lr->met ? "met" : "not met", lr->limit);
+}
+
 static void write_results_md(FILE *f, const char *machine, const char *commit, const char *date,
                              const gs_bench_pipeline_res_t *pr, const gs_bench_state_res_t *sr,
                              const gs_bench_e2e_res_t *er, const gs_bench_restore_res_t *rr,
-                             const gs_bench_figures_t *fg, bool plotted, double seconds)
+                             const gs_bench_latency_res_t *lr, const gs_bench_figures_t *fg,
+                             bool plotted, bool lat_plotted, double seconds)
 {
     fprintf(f, "# Benchmark results\n\n"
                "Written by `gridstream bench report` (`bash bench/run.sh`). The figures are from "
@@ -173,7 +283,8 @@ static void write_results_md(FILE *f, const char *machine, const char *commit, c
             "| %.0f | engine statedb batch writes (50 000 a batch), WAL off | %.0f | %.3f | %s |\n",
             rr->gs_rps, rr->statedb_rps, rr->gs_rps / rr->statedb_rps,
             rr->db_bench_rps > 0 ? "—" : "≥ 0.5");
-    fprintf(f, "\n## latency\n\nbench latency: not yet available: %s.\n\n", GS_BENCH_LATENCY_WHY);
+    fprintf(f, "\n");
+    write_latency_md(f, lr, lat_plotted);
 
     fprintf(f, "## Capacity planner\n\n`gridstream bench plan --preset NAME` or `--cells C "
                "--events-per-second E --retention-days D` prints the same from "
@@ -216,6 +327,8 @@ int gs_bench_report_main(int argc, char **argv)
     gs_bench_e2e_defaults(&eo);
     gs_bench_restore_opts_t ro;
     gs_bench_restore_defaults(&ro);
+    gs_bench_latency_opts_t lo;
+    gs_bench_latency_defaults(&lo);
     if (quick) {
         eo.cells = 10;
         eo.days = 3;
@@ -227,12 +340,14 @@ int gs_bench_report_main(int argc, char **argv)
         so.cells[0] = 1000;
         so.cells[1] = 2000;
         so.nsizes = 2;
+        gs_bench_latency_quick(&lo);
     }
-    po.progress = so.progress = eo.progress = ro.progress = stderr;
+    po.progress = so.progress = eo.progress = ro.progress = lo.progress = stderr;
     static gs_bench_pipeline_res_t pr;
     static gs_bench_state_res_t sr;
     static gs_bench_e2e_res_t er;
     static gs_bench_restore_res_t rr;
+    static gs_bench_latency_res_t lr;
     if (gs_bench_pipeline(&po, &pr, err, sizeof(err)) != GS_OK) {
         fprintf(stderr, "gridstream bench report: pipeline: %s\n", err);
         return 1;
@@ -256,7 +371,12 @@ int gs_bench_report_main(int argc, char **argv)
         return 1;
     }
     gs_bench_restore_text(&rr, stdout);
-    printf("\nbench latency: not yet available: %s\n", GS_BENCH_LATENCY_WHY);
+    printf("\n");
+    if (gs_bench_latency(&lo, &lr, err, sizeof(err)) != GS_OK) {
+        fprintf(stderr, "gridstream bench report: latency: %s\n", err);
+        return 1;
+    }
+    gs_bench_latency_text(&lr, stdout);
     double seconds = gs_bench_now() - t0;
 
     gs_bench_figures_t fg = {0};
@@ -293,8 +413,8 @@ int gs_bench_report_main(int argc, char **argv)
     gs_bench_e2e_json(&er, f);
     fprintf(f, ",\"restore\":");
     gs_bench_restore_json(&rr, f);
-    fprintf(f, ",\"latency\":{\"mode\":\"latency\",\"available\":false,\"reason\":\"%s\"}\n",
-            GS_BENCH_LATENCY_WHY);
+    fprintf(f, ",\"latency\":");
+    gs_bench_latency_json(&lr, f);
     fprintf(f, ",\"planner_inputs\":");
     gs_bench_figures_json(&fg, f);
     fprintf(f, "}\n");
@@ -303,17 +423,19 @@ int gs_bench_report_main(int argc, char **argv)
         return 1;
     }
     bool plotted = plot_threads(dir, &pr);
+    bool lat_plotted = plot_latency(dir, &lr);
     snprintf(path, sizeof(path), "%s/RESULTS.md", dir);
     if (!(f = fopen(path, "w"))) {
         perror(path);
         return 1;
     }
-    write_results_md(f, machine, commit, date, &pr, &sr, &er, &rr, &fg, plotted, seconds);
+    write_results_md(f, machine, commit, date, &pr, &sr, &er, &rr, &lr, &fg, plotted, lat_plotted,
+                     seconds);
     fclose(f);
     printf("\ncapacity plans (from the figures above):\n");
     gs_bench_plan_presets(&fg, stdout, false);
-    printf("\nbench report: wrote %s/RESULTS.md, %s/results.json%s%s (%.0f s)\n", dir, dir,
-           plotted ? ", " : "", plotted ? "threads.svg" : " (no plot: gnuplot not installed)",
-           seconds);
+    printf("\nbench report: wrote %s/RESULTS.md, %s/results.json%s%s%s (%.0f s)\n", dir, dir,
+           plotted ? ", threads.svg" : "", lat_plotted ? ", latency.svg" : "",
+           plotted || lat_plotted ? "" : " (no plots: gnuplot not installed)", seconds);
     return 0;
 }

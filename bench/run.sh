@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The capacity-planning benchmark: builds the release preset and runs `gridstream bench report`,
 # which measures every mode against its reference in one run and writes bench/RESULTS.md,
-# bench/results.json and bench/threads.svg, then prints the capacity plans of the presets.
+# bench/results.json, bench/threads.svg and bench/latency.svg, then prints the capacity plans.
 #   bench/run.sh [--quick]        (--quick: tiny inputs, a minute at most; figures not meaningful)
 set -euo pipefail
 cd "$(dirname "$0")/.."

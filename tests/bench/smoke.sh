@@ -11,7 +11,7 @@ mkdir -p "$dir"
 "$bin" bench state --cells 200,400 --memory 16777216 --dir "$dir" --json >"$dir/state.json"
 "$bin" bench e2e --cells 5 --days 2 --partitions 2 --threads 1 --json >"$dir/e2e.json"
 "$bin" bench restore --entries 2000 --value-bytes 64 --json >"$dir/restore.json"
-"$bin" bench latency --json >"$dir/latency.json"
+"$bin" bench latency --quick --json >"$dir/latency.json"
 "$bin" bench report --quick --out "$dir/report" --commit test >"$dir/report.txt" 2>/dev/null
 "$bin" bench plan --preset zhengzhou --results "$dir/report/results.json" --json >"$dir/plan.json"
 "$bin" bench plan --cells 5000 --events-per-second 100 --retention-days 30 \
@@ -61,14 +61,35 @@ check(rs["statedb_records_per_s"] > 0 and rs["ratio"] > 0, "restore reference")
 check(rs["ready_seconds"] >= rs["join_seconds"] and rs["finished_seconds"] >= rs["ready_seconds"], "restore times")
 
 u = load("latency.json")
-check(u["mode"] == "latency" and u["available"] is False and u["reason"], "latency")
+check(u["mode"] == "latency" and u["available"] is True and u["records"] > u["burst_records"] > 0, "latency mode")
+check(u["capacity_records_per_s"] > 0 and u["commit_interval_ms"] > 0, "latency capacity")
+check(u["target_p99_ms"] == u["commit_interval_ms"] + 20 and isinstance(u["target_met"], bool) and u["limit"], "latency target")
+check([l["load_percent"] for l in u["levels"]] == [25, 50, 75], "latency levels")
+q = u["cdf_quantiles"]
+check(q[0] == 0 and q[-1] == 1 and q == sorted(q), "latency quantiles")
+for l in u["levels"]:
+    check(l["records"] > 0 and l["outputs"] >= l["alerts"] >= 0, "latency level records")
+    check(abs(l["offered_records_per_s"] - u["capacity_records_per_s"] * l["load_percent"] / 100) <= 1, "latency offered load")
+    ms = [l["p50_ms"], l["p99_ms"], l["p999_ms"], l["max_ms"]]
+    if l["outputs"] == 0:
+        check(ms == [None] * 4, "latency: no output, no figure")
+        continue
+    check(0 < ms[0] <= ms[1] <= ms[2] <= ms[3], "latency quantiles order")
+    c = l["cdf_ms"]
+    check(len(c) == len(q) and c == sorted(c) and c[-1] == ms[3], "latency cdf")
+    k = [l["kafka_p50_ms"], l["kafka_p99_ms"], l["kafka_p999_ms"]]
+    check(l["kafka_samples"] == 0 or 0 < k[0] <= k[1] <= k[2], "latency reference")
+check(sum(l["outputs"] for l in u["levels"]) > 0, "latency: no output matched to its input")
+check(sum(l["kafka_samples"] for l in u["levels"]) > 0, "latency: no reference sample")
 
 r = load("report/results.json")
 for k in ("machine", "commit", "pipeline", "state", "e2e", "latency", "restore", "planner_inputs"):
     check(k in r, "results.json: " + k)
 check(r["planner_inputs"]["planner_per_core_records_per_s"] > 0, "planner inputs")
 md = open(os.path.join(d, "report/RESULTS.md")).read()
-for h in ("## pipeline", "## state", "## e2e", "## restore", "## latency", "## Capacity planner", "not yet available"):
+check(r["latency"]["available"] is True and len(r["latency"]["levels"]) == 3, "results.json: latency")
+for h in ("## pipeline", "## state", "## e2e", "## restore", "## latency", "## Capacity planner",
+          "p99 ≤ commit.interval.ms + 20 ms at 50 % load"):
     check(h in md, "RESULTS.md: " + h)
 
 pl = load("plan.json")
