@@ -775,9 +775,11 @@ static bool commit_all(thread_t *th)
     for_units(th, flush_unit);
     for_units(th, flush_rollup);
     for_units(th, stage_unit);
+    int64_t p0 = now_ms();
     /* every record delivered (delivery reports give the markers' offsets) */
     while (rd_kafka_outq_len(th->pr) > 0 && !th->produce_failed)
         rd_kafka_flush(th->pr, 1000);
+    int64_t p1 = now_ms();
     if (th->produced == 0 && !th->produce_failed) return true; /* nothing moved: no commit */
     th->produced = 0;
     if (r->cfg.exactly_once) {
@@ -833,8 +835,13 @@ static bool commit_all(thread_t *th)
         rd_kafka_topic_partition_list_destroy(l);
     }
     /* committed: now the same state goes to RocksDB with the new checkpoint */
+    int64_t p2 = now_ms();
     th->persist_ok = true;
     for_units(th, persist_unit);
+    gs_log(GS_LOG_DEBUG, "commit_phases",
+           "thread=%d build_ms=%" PRId64 " deliver_ms=%" PRId64 " txn_ms=%" PRId64
+           " persist_ms=%" PRId64,
+           th->id, p0 - th->last_commit, p1 - p0, p2 - p1, now_ms() - p2);
     ADD(r->commits, 1);
     struct timespec c1;
     clock_gettime(CLOCK_MONOTONIC, &c1);
@@ -1184,10 +1191,21 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
            rd_kafka_name(rk), fac, buf);
 }
 
-static rd_kafka_conf_t *base_conf(gs_run_t *r, char *err, size_t errlen)
+/*
+ * A client's configuration: the engine's defaults, then the kafka.* settings (which may override
+ * them), then what the engine needs whatever they say (set by the callers).
+ *   - socket.nagle.disable: requests are small and latency-bound (Kafka's Java clients set
+ *     TCP_NODELAY too); with Nagle, a transaction's delivery waited ~40 ms for delayed ACKs.
+ *   - fetch.wait.max.ms (group consumer): a real broker answers a fetch as soon as data arrives,
+ *     so this only sets how often an idle partition is asked; the embedded cluster holds an empty
+ *     fetch for the whole wait, which the default of 500 ms adds to the latency of new records.
+ */
+static rd_kafka_conf_t *base_conf(gs_run_t *r, bool group_consumer, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", r->bootstrap, NULL, 0);
+    rd_kafka_conf_set(conf, "socket.nagle.disable", "true", NULL, 0);
+    if (group_consumer) rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", NULL, 0);
     rd_kafka_conf_set_log_cb(conf, log_cb);
     if (gs_config_kafka_apply(&r->cfg, conf, err, errlen) != GS_OK) {
         rd_kafka_conf_destroy(conf);
@@ -1208,7 +1226,7 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
     gs_run_t *r = th->run;
     char v[512];
     /* group consumer */
-    rd_kafka_conf_t *conf = base_conf(r, err, errlen);
+    rd_kafka_conf_t *conf = base_conf(r, true, err, errlen);
     if (!conf) return false;
     snprintf(v, sizeof(v), "%s-%s-%d", r->cfg.application_id, r->instance, th->id);
     if (!conf_set(conf, "group.id", r->cfg.application_id, err, errlen) ||
@@ -1230,7 +1248,7 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
     }
     rd_kafka_poll_set_consumer(th->c);
     /* restore consumer: assign only, to the end of a partition */
-    if (!(conf = base_conf(r, err, errlen))) return false;
+    if (!(conf = base_conf(r, false, err, errlen))) return false;
     snprintf(v, sizeof(v), "%s-%s-%d-restore", r->cfg.application_id, r->instance, th->id);
     if (!conf_set(conf, "group.id", v, err, errlen) ||
         !conf_set(conf, "client.id", v, err, errlen) ||
@@ -1248,7 +1266,7 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
     }
     rd_kafka_poll_set_consumer(th->rc);
     /* producer */
-    if (!(conf = base_conf(r, err, errlen))) return false;
+    if (!(conf = base_conf(r, false, err, errlen))) return false;
     snprintf(v, sizeof(v), "%s-%s-%d", r->cfg.application_id, r->instance, th->id);
     bool ok = conf_set(conf, "client.id", v, err, errlen) &&
               conf_set(conf, "enable.idempotence", "true", err, errlen) &&
@@ -1269,8 +1287,15 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
     for (int o = 0; o < GS_OUT__COUNT; o++)
         th->out_rkt[o] = rd_kafka_topic_new(th->pr, r->plan[4 + o].name, NULL);
     th->part_rkt = rd_kafka_topic_new(th->pr, r->plan[T_PARTIALS].name, NULL);
-    th->clog_rkt[U_TASK] = rd_kafka_topic_new(th->pr, r->plan[T_STATE_CLOG].name, NULL);
-    th->clog_rkt[U_ROLLUP] = rd_kafka_topic_new(th->pr, r->plan[T_ROLLUP_CLOG].name, NULL);
+    /* changelogs are compressed (lz4): a commit rewrites every changed entry in full, and the
+     * embedded cluster keeps only ~5 MB per partition, which a task moving to an instance without
+     * local state must read from its start */
+    for (int k = 0; k < 2; k++) {
+        rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+        rd_kafka_topic_conf_set(tc, "compression.type", "lz4", NULL, 0);
+        th->clog_rkt[k] = rd_kafka_topic_new(
+            th->pr, r->plan[k == U_TASK ? T_STATE_CLOG : T_ROLLUP_CLOG].name, tc);
+    }
     if (r->cfg.exactly_once) {
         rd_kafka_error_t *e = rd_kafka_init_transactions(th->pr, 60000);
         if (e) {
@@ -1425,7 +1450,7 @@ static bool create_topic(rd_kafka_t *rk, const gs_topic_spec_t *t, char *why, si
 static bool check_topics(gs_run_t *r, char *errbuf, size_t errlen)
 {
     char err[512];
-    rd_kafka_conf_t *conf = base_conf(r, err, sizeof(err));
+    rd_kafka_conf_t *conf = base_conf(r, false, err, sizeof(err));
     if (!conf) {
         snprintf(errbuf, errlen, "%s", err);
         return false;
