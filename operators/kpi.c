@@ -107,8 +107,8 @@ static gs_err_t push_key(uint8_t (**arr)[GS_KPI_WKEY_LEN], size_t *n, size_t *ca
 
 static gs_kpi_win_t *win_get(gs_kpi_table_t *tab, const uint8_t *k)
 {
-    gs_kpi_win_t *w = gs_store_update(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, NULL);
-    if (!w) w = gs_store_put(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, NULL, sizeof(gs_kpi_win_t));
+    gs_kpi_win_t *w =
+        gs_store_upsert(tab->st, tab->ns, k, GS_KPI_WKEY_LEN, sizeof(gs_kpi_win_t), NULL);
     if (w && !w->changed) {
         if (push_key(&tab->changed, &tab->nchanged, &tab->cchanged, k) != GS_OK) return NULL;
         w->changed = 1;

@@ -182,8 +182,8 @@ bool gs_signal_from_video(gs_task_t *t, const gs_event_t *ev, gs_signal_t *sig)
         clen = GS_DEDUP_KEY_MAX; /* ids that long share state past this length */
     gs_put_be32(key, d->alarm_type);
     memcpy(key + 4, d->camera_id, clen);
-    video_val_t *v = gs_store_update(t->st, GS_NS_VIDEO, key, 4 + clen, NULL);
-    if (!v && !(v = gs_store_put(t->st, GS_NS_VIDEO, key, 4 + clen, NULL, sizeof(*v)))) {
+    video_val_t *v = gs_store_upsert(t->st, GS_NS_VIDEO, key, 4 + clen, sizeof(*v), NULL);
+    if (!v) {
         gs_task_note_oom(t);
         return false;
     }

@@ -311,9 +311,9 @@ static void unlink_blk(gs_store_t *s, blk_t *b)
     if (found && t->slots[i] == b) t->slots[i] = TOMB;
 }
 
-const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
+/* The live block of key, asking the loader on a miss (a loaded entry is resident and clean). */
+static blk_t *find(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, uint64_t h)
 {
-    uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
     bool deleted;
     blk_t *b = lookup(s, ns, key, klen, h, NULL, &deleted);
     if (!b && !deleted && s->loader) {
@@ -329,6 +329,12 @@ const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen
             b->dirty = 0;
         }
     }
+    return b;
+}
+
+const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
+{
+    blk_t *b = find(s, ns, key, klen, gs_hash64(key, klen, (uint64_t)ns));
     if (!b) return NULL;
     if (vlen) *vlen = b->vlen;
     return blk_val(b);
@@ -342,12 +348,21 @@ void *gs_store_put(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, cons
 
 void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
 {
-    const void *v = gs_store_get(s, ns, key, klen, vlen);
-    if (!v) return NULL;
+    blk_t *b = find(s, ns, key, klen, gs_hash64(key, klen, (uint64_t)ns));
+    if (!b || !mark_dirty(s, b)) return NULL;
+    if (vlen) *vlen = b->vlen;
+    return blk_val(b);
+}
+
+void *gs_store_upsert(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t vlen,
+                      bool *created)
+{
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
-    blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
+    blk_t *b = find(s, ns, key, klen, h);
+    if (created) *created = b == NULL;
+    if (!b) return put_hashed(s, ns, key, klen, h, NULL, vlen);
     if (!mark_dirty(s, b)) return NULL;
-    return (void *)v;
+    return blk_val(b);
 }
 
 bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)

@@ -59,6 +59,14 @@ void *gs_store_put(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, cons
 /* Writable pointer to an existing value (marks it dirty), or NULL if absent. */
 void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen);
 
+/*
+ * The writable value of key (marked dirty), created zero-filled with vlen bytes when absent (the
+ * loader is asked first, as for get): update, then put on a miss, with one hash of the key.
+ * *created (may be NULL) tells whether it was created. NULL on OOM.
+ */
+void *gs_store_upsert(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t vlen,
+                      bool *created);
+
 /* Removes a key (a tombstone for the next flush). Returns true if it existed. */
 bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen);
 

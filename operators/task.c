@@ -316,8 +316,8 @@ static void score_add(gs_task_t *t, const uint8_t *k, size_t kl, const int64_t *
     for (int i = 0; i < n; i++)
         zero = zero && d[i] == 0;
     if (zero) return;
-    score_val_t *sv = gs_store_update(t->st, GS_NS_SCORE, k, kl, NULL);
-    if (!sv && !(sv = gs_store_put(t->st, GS_NS_SCORE, k, kl, NULL, sizeof(*sv)))) {
+    score_val_t *sv = gs_store_upsert(t->st, GS_NS_SCORE, k, kl, sizeof(*sv), NULL);
+    if (!sv) {
         gs_task_note_oom(t);
         return;
     }
@@ -341,14 +341,15 @@ static void kpi_add(gs_task_t *t, const gs_incident_t *inc, const int64_t *d)
         uint8_t k[BUCKET_KEY_LEN];
         gs_put_be64(k, inc->cell);
         gs_put_be64(k + 8, (uint64_t)hour);
-        bucket_t *b = gs_store_update(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL);
+        bool created;
+        bucket_t *b =
+            gs_store_upsert(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, sizeof(*b), &created);
         if (!b) {
-            if (!(b = gs_store_put(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL, sizeof(*b)))) {
-                gs_task_note_oom(t);
-                return;
-            }
-            if (gs_keylist_push(&t->kpi_buckets, k, BUCKET_KEY_LEN) != GS_OK) gs_task_note_oom(t);
+            gs_task_note_oom(t);
+            return;
         }
+        if (created && gs_keylist_push(&t->kpi_buckets, k, BUCKET_KEY_LEN) != GS_OK)
+            gs_task_note_oom(t);
         for (int i = 0; i < GS_KPI_NCOUNTS; i++)
             b->d[i] += d[i];
         return;
