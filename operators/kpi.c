@@ -16,34 +16,21 @@
 #include "codes.h"
 #include "timeutil.h"
 
-static void be64(uint8_t *o, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        o[i] = (uint8_t)v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 void gs_kpi_wkey_pack(const gs_kpi_wkey_t *w, uint8_t out[GS_KPI_WKEY_LEN])
 {
     out[0] = w->level;
     out[1] = w->kind;
-    be64(out + 2, w->scope);
-    be64(out + 10, (uint64_t)w->start ^ (UINT64_C(1) << 63)); /* order-preserving for negatives */
+    gs_put_be64(out + 2, w->scope);
+    gs_put_be64(out + 10,
+                (uint64_t)w->start ^ (UINT64_C(1) << 63)); /* order-preserving for negatives */
 }
 
 void gs_kpi_wkey_unpack(const uint8_t in[GS_KPI_WKEY_LEN], gs_kpi_wkey_t *w)
 {
     w->level = in[0];
     w->kind = in[1];
-    w->scope = rd64(in + 2);
-    w->start = (int64_t)(rd64(in + 10) ^ (UINT64_C(1) << 63));
+    w->scope = gs_get_be64(in + 2);
+    w->start = (int64_t)(gs_get_be64(in + 10) ^ (UINT64_C(1) << 63));
 }
 
 int64_t gs_kpi_window_end(const gs_kpi_wkey_t *w, int tz_min)
