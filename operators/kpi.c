@@ -82,6 +82,8 @@ void gs_kpi_table_fini(gs_kpi_table_t *tab)
 {
     free(tab->changed);
     free(tab->pending);
+    free(tab->staged);
+    free(tab->slots);
     memset(tab, 0, sizeof(*tab));
 }
 
@@ -113,6 +115,84 @@ gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *wk,
     for (int i = 0; i < GS_KPI_NCOUNTS; i++)
         w->v[i] += delta[i];
     return GS_OK;
+}
+
+static uint64_t wkey_hash(const gs_kpi_wkey_t *w)
+{
+    uint64_t h = w->scope * UINT64_C(0x9e3779b97f4a7c15);
+    h ^= ((uint64_t)w->start + ((uint64_t)w->level << 56 | (uint64_t)w->kind << 48)) *
+         UINT64_C(0xc2b2ae3d27d4eb4f);
+    return h ^ (h >> 29);
+}
+
+static bool wkey_eq(const gs_kpi_wkey_t *a, const gs_kpi_wkey_t *b)
+{
+    return a->scope == b->scope && a->start == b->start && a->level == b->level &&
+           a->kind == b->kind;
+}
+
+/* Rebuilds the staging slots for at least `need` windows at a load of at most one half. */
+static bool stage_grow(gs_kpi_table_t *tab, size_t need)
+{
+    size_t n = tab->nslots ? tab->nslots : 256;
+    while (n < need * 2)
+        n *= 2;
+    if (n != tab->nslots) {
+        uint32_t *s = malloc(n * sizeof(*s));
+        if (!s) return false;
+        free(tab->slots);
+        tab->slots = s;
+        tab->nslots = n;
+    }
+    memset(tab->slots, 0, tab->nslots * sizeof(*tab->slots));
+    for (size_t i = 0; i < tab->nstaged; i++) {
+        size_t j = (size_t)wkey_hash(&tab->staged[i].w) & (tab->nslots - 1);
+        while (tab->slots[j])
+            j = (j + 1) & (tab->nslots - 1);
+        tab->slots[j] = (uint32_t)i + 1;
+        tab->staged[i].slot = j;
+    }
+    return true;
+}
+
+gs_err_t gs_kpi_table_stage(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w, int n,
+                            const int64_t delta[GS_KPI_NCOUNTS])
+{
+    size_t need = tab->nstaged + (size_t)n;
+    if (need >= UINT32_MAX || !GS_RESERVE(tab->staged, tab->cstaged, need) ||
+        (need * 2 > tab->nslots && !stage_grow(tab, need)))
+        return GS_ERR_NOMEM;
+    size_t mask = tab->nslots - 1;
+    for (int i = 0; i < n; i++) {
+        size_t j = (size_t)wkey_hash(&w[i]) & mask;
+        gs_kpi_staged_t *e = NULL;
+        for (; tab->slots[j]; j = (j + 1) & mask)
+            if (wkey_eq(&tab->staged[tab->slots[j] - 1].w, &w[i])) {
+                e = &tab->staged[tab->slots[j] - 1];
+                break;
+            }
+        if (!e) {
+            e = &tab->staged[tab->nstaged++];
+            tab->slots[j] = (uint32_t)tab->nstaged;
+            e->w = w[i];
+            e->slot = j;
+            memset(e->v, 0, sizeof(e->v));
+        }
+        for (int c = 0; c < GS_KPI_NCOUNTS; c++)
+            e->v[c] += delta[c];
+    }
+    return GS_OK;
+}
+
+gs_err_t gs_kpi_table_apply_staged(gs_kpi_table_t *tab)
+{
+    gs_err_t err = GS_OK;
+    for (size_t i = 0; i < tab->nstaged; i++) {
+        if (gs_kpi_table_add(tab, &tab->staged[i].w, tab->staged[i].v) != GS_OK) err = GS_ERR_NOMEM;
+        tab->slots[tab->staged[i].slot] = 0;
+    }
+    tab->nstaged = 0;
+    return err;
 }
 
 static double rate(int64_t num, int64_t den)

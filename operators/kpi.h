@@ -52,7 +52,18 @@ int64_t gs_kpi_retention(const gs_params_t *p, int kind);
 int gs_kpi_windows_for(uint64_t cell, int64_t t, int tz_min, int lo, int hi,
                        gs_kpi_wkey_t out[GS_KPI_MAX_WINDOWS]);
 
-/* A table of window accumulators in one store namespace, with its changed and pending lists. */
+/* A staged window: its key and the sum of the deltas staged for it. */
+typedef struct gs_kpi_staged {
+    gs_kpi_wkey_t w;
+    int64_t v[GS_KPI_NCOUNTS];
+    size_t slot; /* its slot, cleared after the apply */
+} gs_kpi_staged_t;
+
+/*
+ * A table of window accumulators in one store namespace, with its changed and pending lists, and
+ * a staging area: deltas summed per window in a small table of its own (integer keys, reused from
+ * flush to flush), in the order windows were first staged, then added to the store once each.
+ */
 typedef struct gs_kpi_table {
     gs_store_t *st;
     gs_ns_t ns;
@@ -60,6 +71,10 @@ typedef struct gs_kpi_table {
     size_t nchanged, cchanged;
     uint8_t (*pending)[GS_KPI_WKEY_LEN];
     size_t npending, cpending;
+    gs_kpi_staged_t *staged; /* first-staged order */
+    size_t nstaged, cstaged;
+    uint32_t *slots; /* index + 1 into staged, 0 = free; a power of two */
+    size_t nslots;
 } gs_kpi_table_t;
 
 void gs_kpi_table_init(gs_kpi_table_t *tab, gs_store_t *st, gs_ns_t ns);
@@ -74,6 +89,16 @@ gs_err_t gs_kpi_table_restore(gs_kpi_table_t *tab);
 /* Adds delta to window w (created at zero). Returns GS_OK or GS_ERR_NOMEM. */
 gs_err_t gs_kpi_table_add(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w,
                           const int64_t delta[GS_KPI_NCOUNTS]);
+
+/*
+ * Stages delta for each of the n windows w. Staged deltas reach the store, window by window in the
+ * order each window was first staged, at gs_kpi_table_apply_staged(): the same windows, sums and
+ * changed-list order as calling gs_kpi_table_add() for every (window, delta) in staging order,
+ * with one store update per window instead of one per call.
+ */
+gs_err_t gs_kpi_table_stage(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w, int n,
+                            const int64_t delta[GS_KPI_NCOUNTS]);
+gs_err_t gs_kpi_table_apply_staged(gs_kpi_table_t *tab);
 
 typedef void (*gs_kpi_publish_fn)(void *ctx, const gs_kpi_wkey_t *w,
                                   const int64_t v[GS_KPI_NCOUNTS]);
