@@ -116,4 +116,14 @@ gs_err_t gs_kpi_table_flush(gs_kpi_table_t *tab, int64_t wm, const gs_params_t *
 void gs_kpi_record_fill(Gridstream__V1__KpiRecord *rec, const gs_kpi_wkey_t *w, int tz_min,
                         const int64_t v[GS_KPI_NCOUNTS], uint64_t version);
 
+#define GS_KPI_RECORD_MAX 256 /* 20 fields of at most 2 tag bytes and 10 value bytes */
+
+/*
+ * Packs the KpiRecord that gs_kpi_record_fill() describes into out (GS_KPI_RECORD_MAX bytes) and
+ * returns its length: the bytes protobuf_c_message_pack() writes for it (fields in number order,
+ * proto3 zero values left out, rates as little-endian doubles), without building the message.
+ */
+size_t gs_kpi_record_pack(const gs_kpi_wkey_t *w, int tz_min, const int64_t v[GS_KPI_NCOUNTS],
+                          uint64_t version, uint8_t out[GS_KPI_RECORD_MAX]);
+
 #endif
