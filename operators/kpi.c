@@ -51,6 +51,21 @@ int64_t gs_kpi_retention(const gs_params_t *p, int kind)
     return kind == GS_WIN_MONTH ? p->kpi_month_retention_ms : p->kpi_retention_ms;
 }
 
+/* The windows of one level: HOUR, DAY, MONTH, then ROLLING_24H starts ascending. */
+static int level_windows(int level, uint64_t scope, int64_t hour, int64_t day, int64_t month,
+                         gs_kpi_wkey_t *out)
+{
+    int n = 0;
+    out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_HOUR, scope, hour};
+    out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_DAY, scope, day};
+    out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_MONTH, scope, month};
+    if (level == GS_LEVEL_DISTRICT || level == GS_LEVEL_CITY)
+        for (int k = 23; k >= 0; k--)
+            out[n++] =
+                (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_ROLLING_24H, scope, hour - k * GS_HOUR_MS};
+    return n;
+}
+
 int gs_kpi_windows_for(uint64_t cell, int64_t t, int tz_min, int lo, int hi,
                        gs_kpi_wkey_t out[GS_KPI_MAX_WINDOWS])
 {
@@ -58,17 +73,18 @@ int gs_kpi_windows_for(uint64_t cell, int64_t t, int tz_min, int lo, int hi,
     int64_t day = gs_time_day_start(t, tz_min);
     int64_t month = gs_time_month_start(gs_time_month_index(t, tz_min), tz_min);
     int n = 0;
-    for (int level = lo; level <= hi; level++) {
-        uint64_t scope = gs_cell_scope(cell, level);
-        out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_HOUR, scope, hour};
-        out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_DAY, scope, day};
-        out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_MONTH, scope, month};
-        if (level == GS_LEVEL_DISTRICT || level == GS_LEVEL_CITY)
-            for (int k = 23; k >= 0; k--)
-                out[n++] = (gs_kpi_wkey_t){(uint8_t)level, GS_WIN_ROLLING_24H, scope,
-                                           hour - k * GS_HOUR_MS};
-    }
+    for (int level = lo; level <= hi; level++)
+        n += level_windows(level, gs_cell_scope(cell, level), hour, day, month, out + n);
     return n;
+}
+
+int gs_kpi_scope_windows(int level, uint64_t scope, int64_t t, int tz_min,
+                         gs_kpi_wkey_t out[GS_KPI_MAX_WINDOWS])
+{
+    int64_t hour = gs_time_hour_start(t, tz_min);
+    int64_t day = gs_time_day_start(t, tz_min);
+    int64_t month = gs_time_month_start(gs_time_month_index(t, tz_min), tz_min);
+    return level_windows(level, scope, hour, day, month, out);
 }
 
 void gs_kpi_table_init(gs_kpi_table_t *tab, gs_store_t *st, gs_ns_t ns)
@@ -78,12 +94,18 @@ void gs_kpi_table_init(gs_kpi_table_t *tab, gs_store_t *st, gs_ns_t ns)
     tab->ns = ns;
 }
 
+static void stage_fini(gs_kpi_stage_t *sg)
+{
+    free(sg->e);
+    free(sg->slots);
+}
+
 void gs_kpi_table_fini(gs_kpi_table_t *tab)
 {
     free(tab->changed);
     free(tab->pending);
-    free(tab->staged);
-    free(tab->slots);
+    stage_fini(&tab->hours);
+    stage_fini(&tab->wins);
     memset(tab, 0, sizeof(*tab));
 }
 
@@ -131,49 +153,50 @@ static bool wkey_eq(const gs_kpi_wkey_t *a, const gs_kpi_wkey_t *b)
            a->kind == b->kind;
 }
 
-/* Rebuilds the staging slots for at least `need` windows at a load of at most one half. */
-static bool stage_grow(gs_kpi_table_t *tab, size_t need)
+/* Rebuilds the slots for at least `need` keys at a load of at most one half. */
+static bool stage_grow(gs_kpi_stage_t *sg, size_t need)
 {
-    size_t n = tab->nslots ? tab->nslots : 256;
+    size_t n = sg->nslots ? sg->nslots : 256;
     while (n < need * 2)
         n *= 2;
-    if (n != tab->nslots) {
+    if (n != sg->nslots) {
         uint32_t *s = malloc(n * sizeof(*s));
         if (!s) return false;
-        free(tab->slots);
-        tab->slots = s;
-        tab->nslots = n;
+        free(sg->slots);
+        sg->slots = s;
+        sg->nslots = n;
     }
-    memset(tab->slots, 0, tab->nslots * sizeof(*tab->slots));
-    for (size_t i = 0; i < tab->nstaged; i++) {
-        size_t j = (size_t)wkey_hash(&tab->staged[i].w) & (tab->nslots - 1);
-        while (tab->slots[j])
-            j = (j + 1) & (tab->nslots - 1);
-        tab->slots[j] = (uint32_t)i + 1;
-        tab->staged[i].slot = j;
+    memset(sg->slots, 0, sg->nslots * sizeof(*sg->slots));
+    for (size_t i = 0; i < sg->n; i++) {
+        size_t j = (size_t)wkey_hash(&sg->e[i].w) & (sg->nslots - 1);
+        while (sg->slots[j])
+            j = (j + 1) & (sg->nslots - 1);
+        sg->slots[j] = (uint32_t)i + 1;
+        sg->e[i].slot = j;
     }
     return true;
 }
 
-gs_err_t gs_kpi_table_stage(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w, int n,
-                            const int64_t delta[GS_KPI_NCOUNTS])
+/* Adds delta to each of the n keys w, appending the keys not staged yet. */
+static gs_err_t stage_add(gs_kpi_stage_t *sg, const gs_kpi_wkey_t *w, int n,
+                          const int64_t delta[GS_KPI_NCOUNTS])
 {
-    size_t need = tab->nstaged + (size_t)n;
-    if (need >= UINT32_MAX || !GS_RESERVE(tab->staged, tab->cstaged, need) ||
-        (need * 2 > tab->nslots && !stage_grow(tab, need)))
+    size_t need = sg->n + (size_t)n;
+    if (need >= UINT32_MAX || !GS_RESERVE(sg->e, sg->cap, need) ||
+        (need * 2 > sg->nslots && !stage_grow(sg, need)))
         return GS_ERR_NOMEM;
-    size_t mask = tab->nslots - 1;
+    size_t mask = sg->nslots - 1;
     for (int i = 0; i < n; i++) {
         size_t j = (size_t)wkey_hash(&w[i]) & mask;
         gs_kpi_staged_t *e = NULL;
-        for (; tab->slots[j]; j = (j + 1) & mask)
-            if (wkey_eq(&tab->staged[tab->slots[j] - 1].w, &w[i])) {
-                e = &tab->staged[tab->slots[j] - 1];
+        for (; sg->slots[j]; j = (j + 1) & mask)
+            if (wkey_eq(&sg->e[sg->slots[j] - 1].w, &w[i])) {
+                e = &sg->e[sg->slots[j] - 1];
                 break;
             }
         if (!e) {
-            e = &tab->staged[tab->nstaged++];
-            tab->slots[j] = (uint32_t)tab->nstaged;
+            e = &sg->e[sg->n++];
+            sg->slots[j] = (uint32_t)sg->n;
             e->w = w[i];
             e->slot = j;
             memset(e->v, 0, sizeof(e->v));
@@ -184,14 +207,42 @@ gs_err_t gs_kpi_table_stage(gs_kpi_table_t *tab, const gs_kpi_wkey_t *w, int n,
     return GS_OK;
 }
 
-gs_err_t gs_kpi_table_apply_staged(gs_kpi_table_t *tab)
+static void stage_clear(gs_kpi_stage_t *sg)
+{
+    for (size_t i = 0; i < sg->n; i++)
+        sg->slots[sg->e[i].slot] = 0;
+    sg->n = 0;
+}
+
+gs_err_t gs_kpi_table_stage_bucket(gs_kpi_table_t *tab, uint64_t cell, int64_t hour,
+                                   const int64_t delta[GS_KPI_NCOUNTS])
+{
+    gs_kpi_wkey_t h[GS_LEVEL_CITY];
+    for (int level = GS_LEVEL_CELL; level <= GS_LEVEL_CITY; level++)
+        h[level - 1] = (gs_kpi_wkey_t){(uint8_t)level, 0, gs_cell_scope(cell, level), hour};
+    return stage_add(&tab->hours, h, GS_LEVEL_CITY, delta);
+}
+
+/*
+ * Why the order is the one of adding every bucket's 63 windows in turn: a window W of level L is
+ * first reached by the first bucket b whose hour at L lies in W. The (L, scope, hour) entry of
+ * that hour was created by b (an earlier bucket creating it would have reached W first), and
+ * entries are created bucket by bucket, level by level, so the expansion below meets W first in
+ * b's entry of level L, at the position W has among b's windows of that level.
+ */
+gs_err_t gs_kpi_table_apply_staged(gs_kpi_table_t *tab, int tz_min)
 {
     gs_err_t err = GS_OK;
-    for (size_t i = 0; i < tab->nstaged; i++) {
-        if (gs_kpi_table_add(tab, &tab->staged[i].w, tab->staged[i].v) != GS_OK) err = GS_ERR_NOMEM;
-        tab->slots[tab->staged[i].slot] = 0;
+    for (size_t i = 0; i < tab->hours.n && err == GS_OK; i++) {
+        const gs_kpi_staged_t *h = &tab->hours.e[i];
+        gs_kpi_wkey_t w[GS_KPI_MAX_WINDOWS];
+        int n = gs_kpi_scope_windows(h->w.level, h->w.scope, h->w.start, tz_min, w);
+        err = stage_add(&tab->wins, w, n, h->v);
     }
-    tab->nstaged = 0;
+    stage_clear(&tab->hours);
+    for (size_t i = 0; i < tab->wins.n; i++)
+        if (gs_kpi_table_add(tab, &tab->wins.e[i].w, tab->wins.e[i].v) != GS_OK) err = GS_ERR_NOMEM;
+    stage_clear(&tab->wins);
     return err;
 }
 

@@ -540,16 +540,13 @@ gs_err_t gs_task_flush(gs_task_t *t)
         off += 2 + BUCKET_KEY_LEN;
         const bucket_t *b = gs_store_get(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL);
         if (!b) continue;
-        uint64_t cell = gs_get_be64(k);
-        int64_t hour = (int64_t)gs_get_be64(k + 8);
-        gs_kpi_wkey_t w[GS_KPI_MAX_WINDOWS];
-        int n =
-            gs_kpi_windows_for(cell, hour, p->tz_offset_minutes, GS_LEVEL_CELL, GS_LEVEL_CITY, w);
-        if (gs_kpi_table_stage(&t->win, w, n, b->d) != GS_OK) gs_task_note_oom(t);
+        if (gs_kpi_table_stage_bucket(&t->win, gs_get_be64(k), (int64_t)gs_get_be64(k + 8), b->d) !=
+            GS_OK)
+            gs_task_note_oom(t);
         gs_store_del(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN);
     }
     t->kpi_buckets.len = 0;
-    if (gs_kpi_table_apply_staged(&t->win) != GS_OK) gs_task_note_oom(t);
+    if (gs_kpi_table_apply_staged(&t->win, p->tz_offset_minutes) != GS_OK) gs_task_note_oom(t);
     /* 2. CELL windows to gridstream.kpi, higher levels to the rollup */
     if (gs_kpi_table_flush(&t->win, t->wm, p, &t->sink, publish_kpi, t) != GS_OK)
         gs_task_note_oom(t);
