@@ -365,20 +365,42 @@ void *gs_store_upsert(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, s
     return blk_val(b);
 }
 
-bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)
+/* Deletes the live block b, found in slot i of its table. */
+static void del_blk(gs_store_t *s, blk_t *b, size_t i)
 {
-    uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
-    blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
-    if (!b) return false;
-    s->t[ns].used--;
+    table_t *t = &s->t[b->ns];
+    t->used--;
     s->bytes -= b->klen + b->vlen;
     b->state = BLK_DELETED; /* stays in its slot until the flush hands out the tombstone */
     if (!mark_dirty(s, b)) {
         /* no room to queue the tombstone: drop the block now (a loader would see the old value) */
-        unlink_blk(s, b);
+        t->slots[i] = TOMB;
         blk_free(s, b);
     }
+}
+
+bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)
+{
+    uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
+    size_t i;
+    blk_t *b = lookup(s, ns, key, klen, h, &i, NULL);
+    if (!b) return false;
+    del_blk(s, b, i);
     return true;
+}
+
+size_t gs_store_del_if(gs_store_t *s, gs_ns_t ns, gs_store_pred_fn fn, void *ctx)
+{
+    table_t *t = &s->t[ns];
+    size_t n = 0;
+    for (size_t i = 0; t->mask && i <= t->mask; i++) {
+        blk_t *b = t->slots[i];
+        if (!b || b == TOMB || b->state != BLK_LIVE) continue;
+        if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen)) continue;
+        del_blk(s, b, i);
+        n++;
+    }
+    return n;
 }
 
 size_t gs_store_count(const gs_store_t *s, gs_ns_t ns)

@@ -82,6 +82,14 @@ void gs_store_scan(gs_store_t *s, gs_ns_t ns, const void *prefix, size_t plen, g
                    void *ctx);
 
 /*
+ * Deletes every resident entry of `ns` for which fn returns true, as gs_store_del would, in one
+ * pass over the table (no key list, no second lookup); fn must not put or del. Returns the count.
+ */
+typedef bool (*gs_store_pred_fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                 size_t vlen);
+size_t gs_store_del_if(gs_store_t *s, gs_ns_t ns, gs_store_pred_fn fn, void *ctx);
+
+/*
  * Hands every entry changed since the last flush to fn (val NULL for a deleted key) and clears the
  * dirty marks. Order is unspecified.
  */
