@@ -35,13 +35,17 @@ typedef struct table {
 } table_t;
 
 /*
- * Blocks up to POOL_MAX bytes come from size classes of 16 bytes carved out of 64 KiB slabs and go
- * back to their class's free list, so a store in steady state (identities registered and swept,
- * windows created and emitted) allocates nothing per record. Larger blocks use malloc.
+ * Blocks up to POOL_MAX bytes come from size classes of 16 bytes carved out of slabs and go back to
+ * their class's free list, so a store in steady state (identities registered and swept, windows
+ * created and emitted) allocates nothing per record. Slabs start at 64 KiB and double up to 4 MiB,
+ * so a growing store (every incident stays resident) calls malloc a logarithmic number of times,
+ * then once per 4 MiB; pages of a slab not carved yet are not touched, so they cost no RSS.
+ * Larger blocks use malloc.
  */
 #define POOL_CLASS 16
 #define POOL_MAX 512
-#define POOL_SLAB 65536
+#define POOL_SLAB_MIN ((size_t)64 << 10)
+#define POOL_SLAB_MAX ((size_t)4 << 20)
 
 typedef struct slab {
     struct slab *next;
@@ -51,7 +55,8 @@ struct gs_store {
     table_t t[GS_NS__COUNT];
     void *free_list[POOL_MAX / POOL_CLASS + 1]; /* by size class */
     slab_t *slabs;
-    uint8_t *carve; /* unused tail of the newest slab */
+    size_t slab_size; /* of the next slab */
+    uint8_t *carve;   /* unused tail of the newest slab */
     size_t carve_left;
     blk_t **dirty;
     size_t ndirty, cdirty;
@@ -80,12 +85,23 @@ static void *pool_alloc(gs_store_t *s, size_t n)
     }
     size_t sz = c * POOL_CLASS;
     if (s->carve_left < sz) {
-        slab_t *sl = malloc(POOL_SLAB);
+        size_t ssz = s->slab_size < POOL_SLAB_MIN ? POOL_SLAB_MIN : s->slab_size;
+        slab_t *sl = malloc(ssz);
         if (!sl) return NULL;
+        s->slab_size = ssz < POOL_SLAB_MAX ? ssz * 2 : POOL_SLAB_MAX;
+        /* the tail of the slab left behind goes to the free lists of the classes it fits */
+        while (s->carve_left >= POOL_CLASS) {
+            size_t tc = s->carve_left / POOL_CLASS;
+            if (tc > POOL_MAX / POOL_CLASS) tc = POOL_MAX / POOL_CLASS;
+            memcpy(s->carve, &s->free_list[tc], sizeof(void *));
+            s->free_list[tc] = s->carve;
+            s->carve += tc * POOL_CLASS;
+            s->carve_left -= tc * POOL_CLASS;
+        }
         sl->next = s->slabs;
         s->slabs = sl;
         s->carve = (uint8_t *)sl + POOL_CLASS; /* keeps 16-byte alignment */
-        s->carve_left = POOL_SLAB - POOL_CLASS;
+        s->carve_left = ssz - POOL_CLASS;
     }
     p = s->carve;
     s->carve += sz;
