@@ -40,10 +40,14 @@ typedef struct table {
  * created and emitted) allocates nothing per record. Slabs start at 64 KiB and double up to 4 MiB,
  * so a growing store (every incident stays resident) calls malloc a logarithmic number of times,
  * then once per 4 MiB; pages of a slab not carved yet are not touched, so they cost no RSS.
- * Larger blocks use malloc.
+ * Larger blocks use malloc. A block outgrown by a value of more than GROW_MIN bytes is replaced by
+ * one with half again its capacity, so that a list growing one entry at a time (a cell's recent
+ * open times, a cell and problem's candidates) is copied a logarithmic number of times; blocks
+ * freed on the way go back to the pools, where the next list to grow through that size takes them.
  */
 #define POOL_CLASS 16
-#define POOL_MAX 512
+#define POOL_MAX 4096
+#define GROW_MIN 512
 #define POOL_SLAB_MIN ((size_t)64 << 10)
 #define POOL_SLAB_MAX ((size_t)4 << 20)
 
@@ -292,11 +296,9 @@ static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen,
         s->bytes -= b->vlen;
         b->vlen = (uint32_t)vlen;
     } else {
-        /* A value that outgrows a block too large for the pools gets half again its capacity,
-           so that a list growing by one entry at a time (a cell's recent open times) costs a
-           logarithmic number of mallocs, not one per entry. Pooled sizes stay exact. */
+        /* a list outgrowing its block gets half again its capacity; small values stay exact */
         size_t want = vlen;
-        if (b && blk_bytes(klen, vlen) > POOL_MAX) want = (size_t)b->vcap + b->vcap / 2;
+        if (b && blk_bytes(klen, vlen) > GROW_MIN) want = (size_t)b->vcap + b->vcap / 2;
         blk_t *nb = blk_alloc(s, ns, h, key, klen, vlen, want);
         if (!nb) return NULL;
         if (b)
