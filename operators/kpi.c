@@ -207,8 +207,17 @@ static gs_err_t stage_add(gs_kpi_stage_t *sg, const gs_kpi_wkey_t *w, int n,
     return GS_OK;
 }
 
+/* Staging of up to this many keys keeps its memory from flush to flush (the engine's commits);
+   a larger one (a replay's single flush, a restore) gives it back. */
+#define STAGE_KEEP 4096
+
 static void stage_clear(gs_kpi_stage_t *sg)
 {
+    if (sg->cap > STAGE_KEEP) {
+        stage_fini(sg);
+        memset(sg, 0, sizeof(*sg));
+        return;
+    }
     for (size_t i = 0; i < sg->n; i++)
         sg->slots[sg->e[i].slot] = 0;
     sg->n = 0;
