@@ -50,8 +50,9 @@ void gs_store_set_loader(gs_store_t *s, gs_store_loader_fn fn, void *ctx);
 const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen);
 
 /*
- * Inserts or replaces. Copies `vlen` bytes from `val` (zero-fills if val is NULL) and returns a
- * writable pointer to the stored value (aligned to 8 bytes); marks the entry dirty. NULL on OOM.
+ * Inserts or replaces (keys up to 65 535 bytes). Copies `vlen` bytes from `val` (zero-fills if val
+ * is NULL) and returns a writable pointer to the stored value (aligned to 8 bytes); marks the entry
+ * dirty. NULL on OOM.
  */
 void *gs_store_put(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, const void *val,
                    size_t vlen);
