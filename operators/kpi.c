@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "codes.h"
+#include "pbwire.h"
 #include "timeutil.h"
 
 void gs_kpi_wkey_pack(const gs_kpi_wkey_t *w, uint8_t out[GS_KPI_WKEY_LEN])
@@ -286,51 +287,23 @@ void gs_kpi_record_fill(Gridstream__V1__KpiRecord *rec, const gs_kpi_wkey_t *w, 
     rec->version = version;
 }
 
-static uint8_t *put_varint(uint8_t *o, uint64_t v)
-{
-    while (v >= 0x80) {
-        *o++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (uint8_t)v;
-    return o;
-}
-
-/* A varint field (tag < 16 fits in one byte, 16..31 in two), left out when zero as proto3 does. */
-static uint8_t *put_vfield(uint8_t *o, unsigned field, uint64_t v)
-{
-    if (v == 0) return o;
-    return put_varint(put_varint(o, (uint64_t)field << 3), v);
-}
-
-static uint8_t *put_dfield(uint8_t *o, unsigned field, double d)
-{
-    if (d == 0) return o; /* protobuf-c leaves out 0.0 and -0.0; NaN is written */
-    o = put_varint(o, (uint64_t)field << 3 | 1);
-    uint64_t bits;
-    memcpy(&bits, &d, 8);
-    for (int i = 0; i < 8; i++, bits >>= 8)
-        *o++ = (uint8_t)bits;
-    return o;
-}
-
 size_t gs_kpi_record_pack(const gs_kpi_wkey_t *w, int tz_min, const int64_t v[GS_KPI_NCOUNTS],
                           uint64_t version, uint8_t out[GS_KPI_RECORD_MAX])
 {
     uint8_t *o = out;
     /* enums are int32 on the wire: a negative one is sign-extended to ten bytes */
-    o = put_vfield(o, 1, (uint64_t)(int64_t)(int32_t)w->level);
-    o = put_vfield(o, 2, w->scope);
-    o = put_vfield(o, 3, (uint64_t)(int64_t)(int32_t)w->kind);
-    o = put_vfield(o, 4, (uint64_t)w->start);
-    o = put_vfield(o, 5, (uint64_t)gs_kpi_window_end(w, tz_min));
+    o = gs_pb_vfield(o, 1, (uint64_t)(int64_t)(int32_t)w->level);
+    o = gs_pb_vfield(o, 2, w->scope);
+    o = gs_pb_vfield(o, 3, (uint64_t)(int64_t)(int32_t)w->kind);
+    o = gs_pb_vfield(o, 4, (uint64_t)w->start);
+    o = gs_pb_vfield(o, 5, (uint64_t)gs_kpi_window_end(w, tz_min));
     for (unsigned i = 0; i < GS_KPI_NCOUNTS; i++)
-        o = put_vfield(o, 6 + i, (uint64_t)v[i]);
-    o = put_dfield(o, 16, rate(v[GS_C_CAPTURED], v[GS_C_INCIDENTS]));
-    o = put_dfield(o, 17, rate(v[GS_C_FILED], v[GS_C_INCIDENTS]));
-    o = put_dfield(o, 18, rate(v[GS_C_RECTIFIED], v[GS_C_FILED]));
-    o = put_dfield(o, 19, rate(v[GS_C_ON_TIME], v[GS_C_FILED]));
-    o = put_vfield(o, 20, version);
+        o = gs_pb_vfield(o, 6 + i, (uint64_t)v[i]);
+    o = gs_pb_dfield(o, 16, rate(v[GS_C_CAPTURED], v[GS_C_INCIDENTS]));
+    o = gs_pb_dfield(o, 17, rate(v[GS_C_FILED], v[GS_C_INCIDENTS]));
+    o = gs_pb_dfield(o, 18, rate(v[GS_C_RECTIFIED], v[GS_C_FILED]));
+    o = gs_pb_dfield(o, 19, rate(v[GS_C_ON_TIME], v[GS_C_FILED]));
+    o = gs_pb_vfield(o, 20, version);
     return (size_t)(o - out);
 }
 

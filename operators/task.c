@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codes.h"
+#include "pbwire.h"
 #include "timeutil.h"
 #include "task_int.h"
 
@@ -502,33 +503,71 @@ static void publish_kpi(void *ctx, const gs_kpi_wkey_t *w, const int64_t v[GS_KP
     t->parts.emit(t->parts.ctx, &part);
 }
 
-static void emit_incident(gs_task_t *t, gs_incident_t *inc)
+void gs_incident_fill(const gs_incident_t *inc, Gridstream__V1__Incident *m,
+                      char id[GS_INC_ID_MAX + 1], char dept[GS_DEPT_MAX + 1])
 {
-    char id[1200], dept[GS_DEPT_MAX + 1];
-    size_t il = inc->id_len < sizeof(id) ? inc->id_len : sizeof(id) - 1;
+    size_t il = inc->id_len < GS_INC_ID_MAX ? inc->id_len : GS_INC_ID_MAX;
     memcpy(id, gs_inc_id(inc), il);
     id[il] = 0;
     memcpy(dept, gs_inc_dept(inc), inc->dept_len); /* dept_len <= GS_DEPT_MAX */
     dept[inc->dept_len] = 0;
-    Gridstream__V1__Incident m;
-    gridstream__v1__incident__init(&m);
-    m.incident_id = id;
-    m.cell = inc->cell;
-    m.problem_code = inc->problem;
-    m.opened_ms = inc->opened_ms;
-    m.first_channel = (Gridstream__V1__Channel)inc->first_channel;
-    m.captured = gs_channel_active(inc->first_channel);
-    m.signal_count = inc->signal_count;
-    m.channel_mask = inc->channel_mask;
-    m.stage = (Gridstream__V1__Stage)inc->stage;
-    m.filed_ms = inc->filed_ms;
-    m.deadline_ms = inc->deadline_ms;
-    m.rectified_ms = inc->rectified_ms;
-    m.closed_ms = inc->closed_ms;
-    m.rework_count = inc->rework_count;
-    m.department = dept;
-    m.last_signal_ms = inc->last_signal_ms;
-    if (gs_sink_emit_msg(&t->sink, GS_OUT_INCIDENTS, id, &m.base) != GS_OK) gs_task_note_oom(t);
+    gridstream__v1__incident__init(m);
+    m->incident_id = id;
+    m->cell = inc->cell;
+    m->problem_code = inc->problem;
+    m->opened_ms = inc->opened_ms;
+    m->first_channel = (Gridstream__V1__Channel)inc->first_channel;
+    m->captured = gs_channel_active(inc->first_channel);
+    m->signal_count = inc->signal_count;
+    m->channel_mask = inc->channel_mask;
+    m->stage = (Gridstream__V1__Stage)inc->stage;
+    m->filed_ms = inc->filed_ms;
+    m->deadline_ms = inc->deadline_ms;
+    m->rectified_ms = inc->rectified_ms;
+    m->closed_ms = inc->closed_ms;
+    m->rework_count = inc->rework_count;
+    m->department = dept;
+    m->last_signal_ms = inc->last_signal_ms;
+}
+
+/* Bytes of a string kept with its length, up to a NUL: what protobuf-c writes of it as a C
+   string. */
+static size_t cstr_len(const char *s, size_t n)
+{
+    const char *z = memchr(s, 0, n);
+    return z ? (size_t)(z - s) : n;
+}
+
+size_t gs_incident_pack(const gs_incident_t *inc, uint8_t out[GS_INCIDENT_RECORD_MAX])
+{
+    uint8_t *o = out;
+    size_t il = inc->id_len < GS_INC_ID_MAX ? inc->id_len : GS_INC_ID_MAX;
+    o = gs_pb_sfield(o, 1, gs_inc_id(inc), cstr_len(gs_inc_id(inc), il));
+    o = gs_pb_vfield(o, 2, inc->cell);
+    o = gs_pb_vfield(o, 3, inc->problem);
+    o = gs_pb_vfield(o, 4, (uint64_t)inc->opened_ms);
+    o = gs_pb_vfield(o, 5, inc->first_channel);
+    o = gs_pb_vfield(o, 6, gs_channel_active(inc->first_channel));
+    o = gs_pb_vfield(o, 7, inc->signal_count);
+    o = gs_pb_vfield(o, 8, inc->channel_mask);
+    o = gs_pb_vfield(o, 9, inc->stage);
+    o = gs_pb_vfield(o, 10, (uint64_t)inc->filed_ms);
+    o = gs_pb_vfield(o, 11, (uint64_t)inc->deadline_ms);
+    o = gs_pb_vfield(o, 12, (uint64_t)inc->rectified_ms);
+    o = gs_pb_vfield(o, 13, (uint64_t)inc->closed_ms);
+    o = gs_pb_vfield(o, 14, inc->rework_count);
+    o = gs_pb_sfield(o, 15, gs_inc_dept(inc), cstr_len(gs_inc_dept(inc), inc->dept_len));
+    o = gs_pb_vfield(o, 16, (uint64_t)inc->last_signal_ms);
+    return (size_t)(o - out);
+}
+
+static void emit_incident(gs_task_t *t, gs_incident_t *inc)
+{
+    uint8_t val[GS_INCIDENT_RECORD_MAX];
+    size_t vlen = gs_incident_pack(inc, val);
+    size_t il = inc->id_len < GS_INC_ID_MAX ? inc->id_len : GS_INC_ID_MAX;
+    t->sink.emit(t->sink.ctx, GS_OUT_INCIDENTS, gs_inc_id(inc), cstr_len(gs_inc_id(inc), il), val,
+                 vlen);
 }
 
 gs_err_t gs_task_flush(gs_task_t *t)
