@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "gridstream/v1/gridstream.pb-c.h"
 
@@ -153,29 +154,54 @@ static inline char *gs_fmt_i64(char *p, int64_t v)
 gs_err_t gs_sink_emit_msg(const gs_sink_t *sink, gs_output_t topic, const char *key,
                           const ProtobufCMessage *msg);
 
-/* Big-endian integers in byte keys and values (sorted as numbers by RocksDB). */
+/*
+ * Big-endian integers in byte keys and values (sorted as numbers by RocksDB). Every state key
+ * goes through these, so they are one load or store and a byte swap where the compiler has one.
+ */
+static inline uint64_t gs_be64_swap(uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#elif defined(__GNUC__)
+    return __builtin_bswap64(v);
+#else
+    uint64_t r = 0;
+    for (int i = 0; i < 8; i++, v >>= 8)
+        r = (r << 8) | (v & 0xff);
+    return r;
+#endif
+}
+static inline uint32_t gs_be32_swap(uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return v;
+#elif defined(__GNUC__)
+    return __builtin_bswap32(v);
+#else
+    return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+#endif
+}
 static inline void gs_put_be64(uint8_t *o, uint64_t v)
 {
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        o[i] = (uint8_t)v;
+    v = gs_be64_swap(v);
+    memcpy(o, &v, 8);
 }
 static inline uint64_t gs_get_be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return gs_be64_swap(v);
 }
 static inline void gs_put_be32(uint8_t *o, uint32_t v)
 {
-    o[0] = (uint8_t)(v >> 24);
-    o[1] = (uint8_t)(v >> 16);
-    o[2] = (uint8_t)(v >> 8);
-    o[3] = (uint8_t)v;
+    v = gs_be32_swap(v);
+    memcpy(o, &v, 4);
 }
 static inline uint32_t gs_get_be32(const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return gs_be32_swap(v);
 }
 
 #endif /* GS_H */

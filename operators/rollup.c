@@ -149,8 +149,8 @@ void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part)
     memcpy(pk + 4, sk, skl);
     size_t pkl = skl + 4;
     int64_t delta[GS_KPI_NCOUNTS];
-    sum_val_t *prev = gs_store_update(r->st, GS_NS_ROLL_PART, pk, pkl, NULL);
-    if (!prev && !(prev = gs_store_put(r->st, GS_NS_ROLL_PART, pk, pkl, NULL, sizeof(*prev)))) {
+    sum_val_t *prev = gs_store_upsert(r->st, GS_NS_ROLL_PART, pk, pkl, sizeof(*prev), NULL);
+    if (!prev) {
         r->oom = GS_ERR_NOMEM;
         return;
     }
@@ -166,8 +166,8 @@ void gs_rollup_add(gs_rollup_t *r, const gs_partial_t *part)
         if (gs_kpi_table_add(&r->sums, &part->w, delta) != GS_OK) r->oom = GS_ERR_NOMEM;
         return;
     }
-    sum_val_t *sum = gs_store_update(r->st, GS_NS_ROLL_SUM, sk, skl, NULL);
-    if (!sum && !(sum = gs_store_put(r->st, GS_NS_ROLL_SUM, sk, skl, NULL, sizeof(*sum)))) {
+    sum_val_t *sum = gs_store_upsert(r->st, GS_NS_ROLL_SUM, sk, skl, sizeof(*sum), NULL);
+    if (!sum) {
         r->oom = GS_ERR_NOMEM;
         return;
     }

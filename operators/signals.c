@@ -88,29 +88,15 @@ void gs_dedup_register(gs_task_t *t, const uint8_t *key, size_t klen, int64_t ts
     if (!gs_store_put(t->st, GS_NS_DEDUP, key, klen, &d, sizeof(d))) gs_task_note_oom(t);
 }
 
-typedef struct sweep_ctx {
-    gs_task_t *t;
-    gs_keylist_t dead;
-} sweep_ctx_t;
-
-static bool sweep_one(void *ctx, const void *key, size_t klen, void *val, size_t vlen)
+static bool sweep_one(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    sweep_ctx_t *c = ctx;
     const dedup_val_t *d = val;
-    if (dedup_expired(c->t, d->t0)) gs_keylist_push(&c->dead, key, klen);
-    return true;
+    return dedup_expired(ctx, d->t0);
 }
 
 void gs_dedup_sweep(gs_task_t *t)
 {
-    sweep_ctx_t c = {t, {0}};
-    gs_store_scan(t->st, GS_NS_DEDUP, NULL, 0, sweep_one, &c);
-    for (size_t off = 0; off < c.dead.len;) {
-        size_t l = (size_t)c.dead.buf[off] << 8 | c.dead.buf[off + 1];
-        if (gs_store_del(t->st, GS_NS_DEDUP, c.dead.buf + off + 2, l)) t->m.dedup_expired++;
-        off += 2 + l;
-    }
-    free(c.dead.buf);
+    t->m.dedup_expired += gs_store_del_if(t->st, GS_NS_DEDUP, sweep_one, t);
 }
 
 /* ---- sensor edges -----------------------------------------------------------------------------
@@ -182,8 +168,8 @@ bool gs_signal_from_video(gs_task_t *t, const gs_event_t *ev, gs_signal_t *sig)
         clen = GS_DEDUP_KEY_MAX; /* ids that long share state past this length */
     gs_put_be32(key, d->alarm_type);
     memcpy(key + 4, d->camera_id, clen);
-    video_val_t *v = gs_store_update(t->st, GS_NS_VIDEO, key, 4 + clen, NULL);
-    if (!v && !(v = gs_store_put(t->st, GS_NS_VIDEO, key, 4 + clen, NULL, sizeof(*v)))) {
+    video_val_t *v = gs_store_upsert(t->st, GS_NS_VIDEO, key, 4 + clen, sizeof(*v), NULL);
+    if (!v) {
         gs_task_note_oom(t);
         return false;
     }

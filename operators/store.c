@@ -18,12 +18,34 @@
 
 enum { BLK_LIVE = 0, BLK_DELETED = 1, BLK_REPLACED = 2 };
 
+/* A block: a 16-byte header, then the key, padding to 8, the value. The header keeps the low half
+   of the key's hash (the slot index comes from the low bits; grow() re-places blocks with it). */
 typedef struct blk {
-    uint64_t hash;
-    uint32_t klen, vlen, vcap;
-    uint8_t ns, dirty, state, pad;
-    uint8_t data[]; /* key, padding to 8, value */
+    uint32_t hash, vlen, vcap;
+    uint16_t klen;
+    uint8_t ns;
+    uint8_t flags; /* BLK_DIRTY | state << 1 */
+    uint8_t data[];
 } blk_t;
+
+enum { BLK_DIRTY = 1 };
+
+static inline bool blk_dirty(const blk_t *b)
+{
+    return b->flags & BLK_DIRTY;
+}
+static inline void blk_set_dirty(blk_t *b, bool d)
+{
+    b->flags = (uint8_t)((b->flags & ~BLK_DIRTY) | (d ? BLK_DIRTY : 0));
+}
+static inline int blk_state(const blk_t *b)
+{
+    return b->flags >> 1;
+}
+static inline void blk_set_state(blk_t *b, int st)
+{
+    b->flags = (uint8_t)((b->flags & BLK_DIRTY) | st << 1);
+}
 
 #define TOMB ((blk_t *)(uintptr_t)1)
 
@@ -35,13 +57,22 @@ typedef struct table {
 } table_t;
 
 /*
- * Blocks up to POOL_MAX bytes come from size classes of 16 bytes carved out of 64 KiB slabs and go
- * back to their class's free list, so a store in steady state (identities registered and swept,
- * windows created and emitted) allocates nothing per record. Larger blocks use malloc.
+ * Blocks up to POOL_MAX bytes come from size classes of 16 bytes carved out of slabs and go back to
+ * their class's free list, so a store in steady state (identities registered and swept, windows
+ * created and emitted) allocates nothing per record. Slabs start at 64 KiB and double up to 4 MiB,
+ * so a growing store (every incident stays resident) calls malloc a logarithmic number of times,
+ * then once per 4 MiB; pages of a slab not carved yet are not touched, so they cost no RSS.
+ * Larger blocks use malloc. A block outgrown by a value of more than GROW_MIN bytes is replaced by
+ * one with half again its capacity, so that a list growing one entry at a time (a cell's recent
+ * open times, a cell and problem's candidates) is copied a logarithmic number of times; blocks
+ * freed on the way go back to the pools, where the next list to grow through that size takes them.
  */
-#define POOL_CLASS 16
-#define POOL_MAX 512
-#define POOL_SLAB 65536
+#define POOL_CLASS 8
+#define POOL_MAX 4096
+#define SLAB_HDR 16 /* the slab's list link, padded */
+#define GROW_MIN 512
+#define POOL_SLAB_MIN ((size_t)64 << 10)
+#define POOL_SLAB_MAX ((size_t)4 << 20)
 
 typedef struct slab {
     struct slab *next;
@@ -51,7 +82,8 @@ struct gs_store {
     table_t t[GS_NS__COUNT];
     void *free_list[POOL_MAX / POOL_CLASS + 1]; /* by size class */
     slab_t *slabs;
-    uint8_t *carve; /* unused tail of the newest slab */
+    size_t slab_size; /* of the next slab */
+    uint8_t *carve;   /* unused tail of the newest slab */
     size_t carve_left;
     blk_t **dirty;
     size_t ndirty, cdirty;
@@ -80,12 +112,23 @@ static void *pool_alloc(gs_store_t *s, size_t n)
     }
     size_t sz = c * POOL_CLASS;
     if (s->carve_left < sz) {
-        slab_t *sl = malloc(POOL_SLAB);
+        size_t ssz = s->slab_size < POOL_SLAB_MIN ? POOL_SLAB_MIN : s->slab_size;
+        slab_t *sl = malloc(ssz);
         if (!sl) return NULL;
+        s->slab_size = ssz < POOL_SLAB_MAX ? ssz * 2 : POOL_SLAB_MAX;
+        /* the tail of the slab left behind goes to the free lists of the classes it fits */
+        while (s->carve_left >= POOL_CLASS) {
+            size_t tc = s->carve_left / POOL_CLASS;
+            if (tc > POOL_MAX / POOL_CLASS) tc = POOL_MAX / POOL_CLASS;
+            memcpy(s->carve, &s->free_list[tc], sizeof(void *));
+            s->free_list[tc] = s->carve;
+            s->carve += tc * POOL_CLASS;
+            s->carve_left -= tc * POOL_CLASS;
+        }
         sl->next = s->slabs;
         s->slabs = sl;
-        s->carve = (uint8_t *)sl + POOL_CLASS; /* keeps 16-byte alignment */
-        s->carve_left = POOL_SLAB - POOL_CLASS;
+        s->carve = (uint8_t *)sl + SLAB_HDR;
+        s->carve_left = ssz - SLAB_HDR;
     }
     p = s->carve;
     s->carve += sz;
@@ -127,7 +170,7 @@ void gs_store_destroy(gs_store_t *s)
 {
     if (!s) return;
     for (size_t i = 0; i < s->ndirty; i++) /* outgrown blocks live only on the dirty list */
-        if (s->dirty[i]->state == BLK_REPLACED) blk_free(s, s->dirty[i]);
+        if (blk_state(s->dirty[i]) == BLK_REPLACED) blk_free(s, s->dirty[i]);
     for (int n = 0; n < GS_NS__COUNT; n++) {
         table_t *t = &s->t[n];
         if (t->mask)
@@ -153,10 +196,10 @@ void gs_store_set_loader(gs_store_t *s, gs_store_loader_fn fn, void *ctx)
 
 static bool mark_dirty(gs_store_t *s, blk_t *b)
 {
-    if (b->dirty) return true;
+    if (blk_dirty(b)) return true;
     if (!GS_RESERVE(s->dirty, s->cdirty, s->ndirty + 1)) return false;
     s->dirty[s->ndirty++] = b;
-    b->dirty = 1;
+    blk_set_dirty(b, true);
     return true;
 }
 
@@ -172,7 +215,7 @@ static size_t probe(const table_t *t, uint64_t h, const void *key, size_t klen, 
         }
         if (b == TOMB) {
             if (first_tomb == SIZE_MAX) first_tomb = i;
-        } else if (b->hash == h && b->klen == klen && memcmp(b->data, key, klen) == 0) {
+        } else if (b->hash == (uint32_t)h && b->klen == klen && memcmp(b->data, key, klen) == 0) {
             *found = true;
             return i;
         }
@@ -220,7 +263,7 @@ static blk_t *lookup(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, ui
     size_t i = probe(t, h, key, klen, &found);
     if (slot) *slot = i;
     if (!found) return NULL;
-    if (t->slots[i]->state == BLK_DELETED) {
+    if (blk_state(t->slots[i]) == BLK_DELETED) {
         if (deleted) *deleted = true;
         return NULL;
     }
@@ -234,14 +277,12 @@ static blk_t *blk_alloc(gs_store_t *s, gs_ns_t ns, uint64_t h, const void *key, 
     if (vcap == 0) vcap = 8;
     blk_t *b = pool_alloc(s, blk_bytes(klen, vcap));
     if (!b) return NULL;
-    b->hash = h;
-    b->klen = (uint32_t)klen;
+    b->hash = (uint32_t)h;
+    b->klen = (uint16_t)klen;
     b->vlen = (uint32_t)vlen;
     b->vcap = (uint32_t)vcap;
     b->ns = (uint8_t)ns;
-    b->dirty = 0;
-    b->state = BLK_LIVE;
-    b->pad = 0;
+    b->flags = BLK_LIVE << 1;
     memcpy(b->data, key, klen);
     return b;
 }
@@ -249,9 +290,9 @@ static blk_t *blk_alloc(gs_store_t *s, gs_ns_t ns, uint64_t h, const void *key, 
 /* Retires a block outgrown by a larger value (it has left the table). */
 static void blk_retire(gs_store_t *s, blk_t *b)
 {
-    if (b->state == BLK_LIVE) s->bytes -= b->klen + b->vlen;
-    if (b->dirty)
-        b->state = BLK_REPLACED;
+    if (blk_state(b) == BLK_LIVE) s->bytes -= b->klen + b->vlen;
+    if (blk_dirty(b))
+        blk_set_state(b, BLK_REPLACED);
     else
         blk_free(s, b);
 }
@@ -259,28 +300,28 @@ static void blk_retire(gs_store_t *s, blk_t *b)
 static void *put_hashed(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, uint64_t h,
                         const void *val, size_t vlen)
 {
+    if (klen > UINT16_MAX || vlen > UINT32_MAX / 2) return NULL;
     table_t *t = &s->t[ns];
     if ((t->filled + 1) * 10 > (t->mask + 1) * 7 || !t->mask)
         if (!grow(t)) return NULL;
     bool found;
     size_t i = probe(t, h, key, klen, &found);
     blk_t *b = found ? t->slots[i] : NULL;
-    if (b && b->state == BLK_DELETED) { /* the key comes back before its tombstone was flushed */
+    if (b &&
+        blk_state(b) == BLK_DELETED) { /* the key comes back before its tombstone was flushed */
         t->used++;
         s->bytes += b->klen;
         b->vlen = 0;
-        b->state = BLK_LIVE;
+        blk_set_state(b, BLK_LIVE);
     }
     if (b && vlen <= b->vcap) {
         s->bytes += vlen;
         s->bytes -= b->vlen;
         b->vlen = (uint32_t)vlen;
     } else {
-        /* A value that outgrows a block too large for the pools gets half again its capacity,
-           so that a list growing by one entry at a time (a cell's recent open times) costs a
-           logarithmic number of mallocs, not one per entry. Pooled sizes stay exact. */
+        /* a list outgrowing its block gets half again its capacity; small values stay exact */
         size_t want = vlen;
-        if (b && blk_bytes(klen, vlen) > POOL_MAX) want = (size_t)b->vcap + b->vcap / 2;
+        if (b && blk_bytes(klen, vlen) > GROW_MIN) want = (size_t)b->vcap + b->vcap / 2;
         blk_t *nb = blk_alloc(s, ns, h, key, klen, vlen, want);
         if (!nb) return NULL;
         if (b)
@@ -311,9 +352,9 @@ static void unlink_blk(gs_store_t *s, blk_t *b)
     if (found && t->slots[i] == b) t->slots[i] = TOMB;
 }
 
-const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
+/* The live block of key, asking the loader on a miss (a loaded entry is resident and clean). */
+static blk_t *find(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, uint64_t h)
 {
-    uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
     bool deleted;
     blk_t *b = lookup(s, ns, key, klen, h, NULL, &deleted);
     if (!b && !deleted && s->loader) {
@@ -326,9 +367,15 @@ const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen
             if (!dst) return NULL;
             b = lookup(s, ns, key, klen, h, NULL, NULL);
             s->ndirty--; /* put_hashed queued it last */
-            b->dirty = 0;
+            blk_set_dirty(b, false);
         }
     }
+    return b;
+}
+
+const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
+{
+    blk_t *b = find(s, ns, key, klen, gs_hash64(key, klen, (uint64_t)ns));
     if (!b) return NULL;
     if (vlen) *vlen = b->vlen;
     return blk_val(b);
@@ -342,28 +389,59 @@ void *gs_store_put(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, cons
 
 void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen)
 {
-    const void *v = gs_store_get(s, ns, key, klen, vlen);
-    if (!v) return NULL;
+    blk_t *b = find(s, ns, key, klen, gs_hash64(key, klen, (uint64_t)ns));
+    if (!b || !mark_dirty(s, b)) return NULL;
+    if (vlen) *vlen = b->vlen;
+    return blk_val(b);
+}
+
+void *gs_store_upsert(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t vlen,
+                      bool *created)
+{
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
-    blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
+    blk_t *b = find(s, ns, key, klen, h);
+    if (created) *created = b == NULL;
+    if (!b) return put_hashed(s, ns, key, klen, h, NULL, vlen);
     if (!mark_dirty(s, b)) return NULL;
-    return (void *)v;
+    return blk_val(b);
+}
+
+/* Deletes the live block b, found in slot i of its table. */
+static void del_blk(gs_store_t *s, blk_t *b, size_t i)
+{
+    table_t *t = &s->t[b->ns];
+    t->used--;
+    s->bytes -= b->klen + b->vlen;
+    blk_set_state(b, BLK_DELETED); /* stays in its slot until the flush hands out the tombstone */
+    if (!mark_dirty(s, b)) {
+        /* no room to queue the tombstone: drop the block now (a loader would see the old value) */
+        t->slots[i] = TOMB;
+        blk_free(s, b);
+    }
 }
 
 bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen)
 {
     uint64_t h = gs_hash64(key, klen, (uint64_t)ns);
-    blk_t *b = lookup(s, ns, key, klen, h, NULL, NULL);
+    size_t i;
+    blk_t *b = lookup(s, ns, key, klen, h, &i, NULL);
     if (!b) return false;
-    s->t[ns].used--;
-    s->bytes -= b->klen + b->vlen;
-    b->state = BLK_DELETED; /* stays in its slot until the flush hands out the tombstone */
-    if (!mark_dirty(s, b)) {
-        /* no room to queue the tombstone: drop the block now (a loader would see the old value) */
-        unlink_blk(s, b);
-        blk_free(s, b);
-    }
+    del_blk(s, b, i);
     return true;
+}
+
+size_t gs_store_del_if(gs_store_t *s, gs_ns_t ns, gs_store_pred_fn fn, void *ctx)
+{
+    table_t *t = &s->t[ns];
+    size_t n = 0;
+    for (size_t i = 0; t->mask && i <= t->mask; i++) {
+        blk_t *b = t->slots[i];
+        if (!b || b == TOMB || blk_state(b) != BLK_LIVE) continue;
+        if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen)) continue;
+        del_blk(s, b, i);
+        n++;
+    }
+    return n;
 }
 
 size_t gs_store_count(const gs_store_t *s, gs_ns_t ns)
@@ -382,7 +460,7 @@ void gs_store_scan(gs_store_t *s, gs_ns_t ns, const void *prefix, size_t plen, g
     table_t *t = &s->t[ns];
     for (size_t i = 0; t->mask && i <= t->mask; i++) {
         blk_t *b = t->slots[i];
-        if (!b || b == TOMB || b->state != BLK_LIVE || b->klen < plen ||
+        if (!b || b == TOMB || blk_state(b) != BLK_LIVE || b->klen < plen ||
             (plen && memcmp(b->data, prefix, plen) != 0))
             continue;
         if (!fn(ctx, b->data, b->klen, blk_val(b), b->vlen)) return;
@@ -393,11 +471,11 @@ void gs_store_flush(gs_store_t *s, gs_store_flush_fn fn, void *ctx)
 {
     for (size_t i = 0; i < s->ndirty; i++) {
         blk_t *b = s->dirty[i];
-        b->dirty = 0;
-        if (b->state == BLK_LIVE) {
+        blk_set_dirty(b, false);
+        if (blk_state(b) == BLK_LIVE) {
             if (fn) fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, blk_val(b), b->vlen);
         } else {
-            if (b->state == BLK_DELETED) {
+            if (blk_state(b) == BLK_DELETED) {
                 if (fn) fn(ctx, (gs_ns_t)b->ns, b->data, b->klen, NULL, 0);
                 unlink_blk(s, b);
             }

@@ -50,14 +50,23 @@ void gs_store_set_loader(gs_store_t *s, gs_store_loader_fn fn, void *ctx);
 const void *gs_store_get(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen);
 
 /*
- * Inserts or replaces. Copies `vlen` bytes from `val` (zero-fills if val is NULL) and returns a
- * writable pointer to the stored value (aligned to 8 bytes); marks the entry dirty. NULL on OOM.
+ * Inserts or replaces (keys up to 65 535 bytes). Copies `vlen` bytes from `val` (zero-fills if val
+ * is NULL) and returns a writable pointer to the stored value (aligned to 8 bytes); marks the entry
+ * dirty. NULL on OOM.
  */
 void *gs_store_put(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, const void *val,
                    size_t vlen);
 
 /* Writable pointer to an existing value (marks it dirty), or NULL if absent. */
 void *gs_store_update(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t *vlen);
+
+/*
+ * The writable value of key (marked dirty), created zero-filled with vlen bytes when absent (the
+ * loader is asked first, as for get): update, then put on a miss, with one hash of the key.
+ * *created (may be NULL) tells whether it was created. NULL on OOM.
+ */
+void *gs_store_upsert(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen, size_t vlen,
+                      bool *created);
 
 /* Removes a key (a tombstone for the next flush). Returns true if it existed. */
 bool gs_store_del(gs_store_t *s, gs_ns_t ns, const void *key, size_t klen);
@@ -72,6 +81,14 @@ size_t gs_store_count(const gs_store_t *s, gs_ns_t ns);
 typedef bool (*gs_store_iter_fn)(void *ctx, const void *key, size_t klen, void *val, size_t vlen);
 void gs_store_scan(gs_store_t *s, gs_ns_t ns, const void *prefix, size_t plen, gs_store_iter_fn fn,
                    void *ctx);
+
+/*
+ * Deletes every resident entry of `ns` for which fn returns true, as gs_store_del would, in one
+ * pass over the table (no key list, no second lookup); fn must not put or del. Returns the count.
+ */
+typedef bool (*gs_store_pred_fn)(void *ctx, const void *key, size_t klen, const void *val,
+                                 size_t vlen);
+size_t gs_store_del_if(gs_store_t *s, gs_ns_t ns, gs_store_pred_fn fn, void *ctx);
 
 /*
  * Hands every entry changed since the last flush to fn (val NULL for a deleted key) and clears the

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codes.h"
+#include "pbwire.h"
 #include "timeutil.h"
 #include "task_int.h"
 
@@ -323,8 +324,8 @@ static void score_add(gs_task_t *t, const uint8_t *k, size_t kl, const int64_t *
     for (int i = 0; i < n; i++)
         zero = zero && d[i] == 0;
     if (zero) return;
-    score_val_t *sv = gs_store_update(t->st, GS_NS_SCORE, k, kl, NULL);
-    if (!sv && !(sv = gs_store_put(t->st, GS_NS_SCORE, k, kl, NULL, sizeof(*sv)))) {
+    score_val_t *sv = gs_store_upsert(t->st, GS_NS_SCORE, k, kl, sizeof(*sv), NULL);
+    if (!sv) {
         gs_task_note_oom(t);
         return;
     }
@@ -348,14 +349,15 @@ static void kpi_add(gs_task_t *t, const gs_incident_t *inc, const int64_t *d)
         uint8_t k[BUCKET_KEY_LEN];
         gs_put_be64(k, inc->cell);
         gs_put_be64(k + 8, (uint64_t)hour);
-        bucket_t *b = gs_store_update(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL);
+        bool created;
+        bucket_t *b =
+            gs_store_upsert(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, sizeof(*b), &created);
         if (!b) {
-            if (!(b = gs_store_put(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL, sizeof(*b)))) {
-                gs_task_note_oom(t);
-                return;
-            }
-            if (gs_keylist_push(&t->kpi_buckets, k, BUCKET_KEY_LEN) != GS_OK) gs_task_note_oom(t);
+            gs_task_note_oom(t);
+            return;
         }
+        if (created && gs_keylist_push(&t->kpi_buckets, k, BUCKET_KEY_LEN) != GS_OK)
+            gs_task_note_oom(t);
         for (int i = 0; i < GS_KPI_NCOUNTS; i++)
             b->d[i] += d[i];
         return;
@@ -508,33 +510,71 @@ static void publish_kpi(void *ctx, const gs_kpi_wkey_t *w, const int64_t v[GS_KP
     t->parts.emit(t->parts.ctx, &part);
 }
 
-static void emit_incident(gs_task_t *t, gs_incident_t *inc)
+void gs_incident_fill(const gs_incident_t *inc, Gridstream__V1__Incident *m,
+                      char id[GS_INC_ID_MAX + 1], char dept[GS_DEPT_MAX + 1])
 {
-    char id[1200], dept[GS_DEPT_MAX + 1];
-    size_t il = inc->id_len < sizeof(id) ? inc->id_len : sizeof(id) - 1;
+    size_t il = inc->id_len < GS_INC_ID_MAX ? inc->id_len : GS_INC_ID_MAX;
     memcpy(id, gs_inc_id(inc), il);
     id[il] = 0;
     memcpy(dept, gs_inc_dept(inc), inc->dept_len); /* dept_len <= GS_DEPT_MAX */
     dept[inc->dept_len] = 0;
-    Gridstream__V1__Incident m;
-    gridstream__v1__incident__init(&m);
-    m.incident_id = id;
-    m.cell = inc->cell;
-    m.problem_code = inc->problem;
-    m.opened_ms = inc->opened_ms;
-    m.first_channel = (Gridstream__V1__Channel)inc->first_channel;
-    m.captured = gs_channel_active(inc->first_channel);
-    m.signal_count = inc->signal_count;
-    m.channel_mask = inc->channel_mask;
-    m.stage = (Gridstream__V1__Stage)inc->stage;
-    m.filed_ms = inc->filed_ms;
-    m.deadline_ms = inc->deadline_ms;
-    m.rectified_ms = inc->rectified_ms;
-    m.closed_ms = inc->closed_ms;
-    m.rework_count = inc->rework_count;
-    m.department = dept;
-    m.last_signal_ms = inc->last_signal_ms;
-    if (gs_sink_emit_msg(&t->sink, GS_OUT_INCIDENTS, id, &m.base) != GS_OK) gs_task_note_oom(t);
+    gridstream__v1__incident__init(m);
+    m->incident_id = id;
+    m->cell = inc->cell;
+    m->problem_code = inc->problem;
+    m->opened_ms = inc->opened_ms;
+    m->first_channel = (Gridstream__V1__Channel)inc->first_channel;
+    m->captured = gs_channel_active(inc->first_channel);
+    m->signal_count = inc->signal_count;
+    m->channel_mask = inc->channel_mask;
+    m->stage = (Gridstream__V1__Stage)inc->stage;
+    m->filed_ms = inc->filed_ms;
+    m->deadline_ms = inc->deadline_ms;
+    m->rectified_ms = inc->rectified_ms;
+    m->closed_ms = inc->closed_ms;
+    m->rework_count = inc->rework_count;
+    m->department = dept;
+    m->last_signal_ms = inc->last_signal_ms;
+}
+
+/* Bytes of a string kept with its length, up to a NUL: what protobuf-c writes of it as a C
+   string. */
+static size_t cstr_len(const char *s, size_t n)
+{
+    const char *z = memchr(s, 0, n);
+    return z ? (size_t)(z - s) : n;
+}
+
+size_t gs_incident_pack(const gs_incident_t *inc, uint8_t out[GS_INCIDENT_RECORD_MAX])
+{
+    uint8_t *o = out;
+    size_t il = inc->id_len < GS_INC_ID_MAX ? inc->id_len : GS_INC_ID_MAX;
+    o = gs_pb_sfield(o, 1, gs_inc_id(inc), cstr_len(gs_inc_id(inc), il));
+    o = gs_pb_vfield(o, 2, inc->cell);
+    o = gs_pb_vfield(o, 3, inc->problem);
+    o = gs_pb_vfield(o, 4, (uint64_t)inc->opened_ms);
+    o = gs_pb_vfield(o, 5, inc->first_channel);
+    o = gs_pb_vfield(o, 6, gs_channel_active(inc->first_channel));
+    o = gs_pb_vfield(o, 7, inc->signal_count);
+    o = gs_pb_vfield(o, 8, inc->channel_mask);
+    o = gs_pb_vfield(o, 9, inc->stage);
+    o = gs_pb_vfield(o, 10, (uint64_t)inc->filed_ms);
+    o = gs_pb_vfield(o, 11, (uint64_t)inc->deadline_ms);
+    o = gs_pb_vfield(o, 12, (uint64_t)inc->rectified_ms);
+    o = gs_pb_vfield(o, 13, (uint64_t)inc->closed_ms);
+    o = gs_pb_vfield(o, 14, inc->rework_count);
+    o = gs_pb_sfield(o, 15, gs_inc_dept(inc), cstr_len(gs_inc_dept(inc), inc->dept_len));
+    o = gs_pb_vfield(o, 16, (uint64_t)inc->last_signal_ms);
+    return (size_t)(o - out);
+}
+
+static void emit_incident(gs_task_t *t, gs_incident_t *inc)
+{
+    uint8_t val[GS_INCIDENT_RECORD_MAX];
+    size_t vlen = gs_incident_pack(inc, val);
+    size_t il = inc->id_len < GS_INC_ID_MAX ? inc->id_len : GS_INC_ID_MAX;
+    t->sink.emit(t->sink.ctx, GS_OUT_INCIDENTS, gs_inc_id(inc), cstr_len(gs_inc_id(inc), il), val,
+                 vlen);
 }
 
 gs_err_t gs_task_flush(gs_task_t *t)
@@ -546,16 +586,13 @@ gs_err_t gs_task_flush(gs_task_t *t)
         off += 2 + BUCKET_KEY_LEN;
         const bucket_t *b = gs_store_get(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN, NULL);
         if (!b) continue;
-        uint64_t cell = gs_get_be64(k);
-        int64_t hour = (int64_t)gs_get_be64(k + 8);
-        gs_kpi_wkey_t w[GS_KPI_MAX_WINDOWS];
-        int n =
-            gs_kpi_windows_for(cell, hour, p->tz_offset_minutes, GS_LEVEL_CELL, GS_LEVEL_CITY, w);
-        for (int i = 0; i < n; i++)
-            if (gs_kpi_table_add(&t->win, &w[i], b->d) != GS_OK) gs_task_note_oom(t);
+        if (gs_kpi_table_stage_bucket(&t->win, gs_get_be64(k), (int64_t)gs_get_be64(k + 8), b->d) !=
+            GS_OK)
+            gs_task_note_oom(t);
         gs_store_del(t->st, GS_NS_KPI_BUCKET, k, BUCKET_KEY_LEN);
     }
     t->kpi_buckets.len = 0;
+    if (gs_kpi_table_apply_staged(&t->win, p->tz_offset_minutes) != GS_OK) gs_task_note_oom(t);
     /* 2. CELL windows to gridstream.kpi, higher levels to the rollup */
     if (gs_kpi_table_flush(&t->win, t->wm, p, &t->sink, publish_kpi, t) != GS_OK)
         gs_task_note_oom(t);

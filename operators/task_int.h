@@ -133,6 +133,16 @@ void gs_task_note_oom(gs_task_t *t);
 uint8_t *gs_task_scratch(gs_task_t *t, size_t n);
 gs_err_t gs_keylist_push(gs_keylist_t *kl, const void *key, size_t klen);
 
+/* task.c: the gridstream.incidents record of an incident */
+#define GS_INC_ID_MAX 1199 /* longest incident_id written, in bytes */
+#define GS_INCIDENT_RECORD_MAX (GS_INC_ID_MAX + GS_DEPT_MAX + 16 * 12)
+/* Fills m with id and dept as its strings (NUL-terminated copies, cut to their maximums). */
+void gs_incident_fill(const gs_incident_t *inc, Gridstream__V1__Incident *m,
+                      char id[GS_INC_ID_MAX + 1], char dept[GS_DEPT_MAX + 1]);
+/* Packs the record gs_incident_fill describes, as protobuf-c would, into out; returns its length.
+ */
+size_t gs_incident_pack(const gs_incident_t *inc, uint8_t out[GS_INCIDENT_RECORD_MAX]);
+
 /* alerts.c */
 void gs_alert_on_open(gs_task_t *t, const gs_incident_t *inc);
 void gs_alert_emit(gs_task_t *t, int kind, const gs_incident_t *inc, int64_t at, uint32_t count,

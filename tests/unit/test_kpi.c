@@ -829,10 +829,55 @@ static void test_retention_day_boundary_on_slow_path(void **state)
     tk_harness_fini(&h);
 }
 
+/* The hand-written KpiRecord encoder writes exactly protobuf-c's bytes: zero fields left out,
+   NaN rates written, negative times and counts as ten-byte varints, every field's extremes. */
+static void test_record_pack_equals_protobuf_c(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252u; /* xorshift64 */
+    for (int round = 0; round < 20000; round++) {
+        int64_t r[16];
+        for (int i = 0; i < 16; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            r[i] = (int64_t)x;
+        }
+        gs_kpi_wkey_t w = {(uint8_t)(1 + (uint64_t)r[0] % 5), (uint8_t)(1 + (uint64_t)r[1] % 4),
+                           (uint64_t)r[2], r[3] % (400 * D)};
+        int64_t v[GS_KPI_NCOUNTS];
+        for (int i = 0; i < GS_KPI_NCOUNTS; i++) {
+            int mode = (int)(((uint64_t)r[4 + i] >> 3) % 6);
+            v[i] = mode == 0   ? 0
+                   : mode == 1 ? 1
+                   : mode == 2 ? (int64_t)((uint64_t)r[4 + i] % 300)
+                   : mode == 3 ? r[4 + i]
+                   : mode == 4 ? -(int64_t)((uint64_t)r[4 + i] % 5)
+                               : INT64_MAX;
+        }
+        if (round % 7 == 0) memset(v, 0, sizeof(v));
+        if (round % 11 == 0) w.scope = 0;
+        if (round % 13 == 0) w.start = 0;
+        if (round % 17 == 0) w.start = INT64_MIN / 2;
+        uint64_t version = round % 5 == 0 ? 0 : (uint64_t)r[14] % 1000000;
+        if (round % 19 == 0) version = UINT64_MAX;
+        Gridstream__V1__KpiRecord rec;
+        gs_kpi_record_fill(&rec, &w, TZ, v, version);
+        uint8_t want[GS_KPI_RECORD_MAX], got[GS_KPI_RECORD_MAX];
+        size_t wl = protobuf_c_message_get_packed_size(&rec.base);
+        assert_true(wl <= sizeof(want));
+        assert_int_equal(protobuf_c_message_pack(&rec.base, want), wl);
+        size_t gl = gs_kpi_record_pack(&w, TZ, v, version, got);
+        assert_int_equal(gl, wl);
+        assert_memory_equal(got, want, wl);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wkey_pack_roundtrip),
+        cmocka_unit_test(test_record_pack_equals_protobuf_c),
         cmocka_unit_test(test_windows_around_local_midnight_and_month_end),
         cmocka_unit_test(test_windows_local_midnight_mid_month),
         cmocka_unit_test(test_windows_all_levels),

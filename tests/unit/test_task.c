@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "task_int.h"
 #include "testkit.h"
 
 #define SEC INT64_C(1000)
@@ -531,9 +532,64 @@ static void test_flush_emits_latest_incident_state(void **state)
     tk_harness_fini(&h);
 }
 
+/* The incident record written field by field equals protobuf-c's packing of the same message:
+   empty and cut strings, UTF-8 departments, zero and negative times, every stage and channel. */
+static void test_incident_pack_equals_protobuf_c(void **state)
+{
+    (void)state;
+    static const char *const depts[] = {"", "城管局", "Sanitation", "市容环境卫生管理处"};
+    _Alignas(8) uint8_t buf[sizeof(gs_incident_t) + 1400 + GS_DEPT_MAX];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int round = 0; round < 5000; round++) {
+        uint64_t r[12];
+        for (int i = 0; i < 12; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            r[i] = x;
+        }
+        gs_incident_t *inc = (gs_incident_t *)buf;
+        memset(inc, 0, sizeof(*inc));
+        inc->cell = round % 9 == 0 ? 0 : 100000000000000u + r[0] % 900000000000000u;
+        inc->problem = (uint32_t)(r[1] % 3 == 0 ? 0 : r[1]);
+        inc->opened_ms = (int64_t)(r[2] % 5 == 0 ? 0 : r[2] >> (r[2] % 50));
+        inc->last_signal_ms = round % 4 == 0 ? -(int64_t)(r[3] % 1000) : (int64_t)(r[3] >> 20);
+        inc->first_channel = (uint8_t)(r[4] % 10);
+        inc->stage = (uint8_t)(r[4] / 10 % 8);
+        inc->signal_count = (uint32_t)(r[5] % 4 == 0 ? 0 : r[5]);
+        inc->channel_mask = (uint32_t)(r[5] >> 32);
+        inc->filed_ms = r[6] % 2 ? (int64_t)(r[6] >> 22) : 0;
+        inc->deadline_ms = r[6] % 3 ? (int64_t)(r[6] >> 21) : 0;
+        inc->rectified_ms = r[7] % 2 ? (int64_t)(r[7] >> 22) : 0;
+        inc->closed_ms = r[7] % 3 ? (int64_t)(r[7] >> 23) : INT64_MIN;
+        inc->rework_count = (uint32_t)(r[8] % 4);
+        size_t il = round % 50 == 0 ? 1300 : (size_t)(r[9] % 60);
+        char *p = (char *)(inc + 1);
+        for (size_t i = 0; i < il; i++)
+            p[i] = (char)('0' + (r[10] + i) % 40);
+        if (round % 37 == 0 && il > 3) p[il / 2] = 0; /* protobuf-c stops at a NUL */
+        const char *d = depts[r[11] % 4];
+        size_t dl = strlen(d);
+        memcpy(p + il, d, dl);
+        inc->id_len = (uint16_t)il;
+        inc->dept_len = (uint16_t)dl;
+        Gridstream__V1__Incident m;
+        char id[GS_INC_ID_MAX + 1], dept[GS_DEPT_MAX + 1];
+        gs_incident_fill(inc, &m, id, dept);
+        uint8_t want[GS_INCIDENT_RECORD_MAX], got[GS_INCIDENT_RECORD_MAX];
+        size_t wl = protobuf_c_message_get_packed_size(&m.base);
+        assert_true(wl <= sizeof(want));
+        assert_int_equal(protobuf_c_message_pack(&m.base, want), wl);
+        size_t gl = gs_incident_pack(inc, got);
+        assert_int_equal(gl, wl);
+        assert_memory_equal(got, want, wl);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_incident_pack_equals_protobuf_c),
         cmocka_unit_test(test_merge_pick),
         cmocka_unit_test(test_watermark_all_partitions),
         cmocka_unit_test(test_watermark_idle_partitions),
