@@ -232,7 +232,7 @@ gs_err_t gs_bench_e2e(const gs_bench_e2e_opts_t *o, gs_bench_e2e_res_t *r, char 
                  (int)o->threads[i / 2]);
         gs_config_t c;
         gs_config_defaults(&c);
-        snprintf(c.application_id, sizeof(c.application_id), "%s", apps[i]);
+        memcpy(c.application_id, apps[i], strlen(apps[i]) + 1); /* 64 bytes fit */
         gs_topic_spec_t plan[GS_TOPICS_COUNT];
         size_t n = gs_topics_plan(&c, (int)o->partitions, plan, GS_TOPICS_COUNT);
         for (size_t k = i == 0 ? 0 : n - 3; k < n; k++)
