@@ -107,6 +107,7 @@ struct thread {
     unit_t **tasks;   /* by partition, NULL when not assigned */
     unit_t **rollups; /* by partition */
     atomic_bool assigned_once;
+    bool holding; /* between an assignment and the next revocation */
     bool txn_open;
     bool produce_failed, persist_ok;
     uint64_t produced; /* records produced since the last commit */
@@ -907,6 +908,8 @@ static void rewind_units(thread_t *th)
         atomic_store(&th->run->stop, true);
     } else {
         set_offsets(th, l);
+        /* the reopened units start unpaused: so must the consumer (a pause outlives assign) */
+        rd_kafka_resume_partitions(th->c, l);
         rd_kafka_assign(th->c, l);
         gs_log(GS_LOG_INFO, "rewound", "thread=%d partitions=%d", th->id, l->cnt);
     }
@@ -939,8 +942,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         set_offsets(th, l);
         rd_kafka_assign(rk, l);
         th->assigned_once = true;
+        th->holding = true;
     } else {
         gs_log(GS_LOG_INFO, "revoked", "thread=%d partitions=%s", th->id, parts);
+        th->holding = false; /* not done until the next assignment is finished too */
         if (!atomic_load(&th->failed) && !commit_all(th)) {
             atomic_store(&th->failed, true);
             atomic_store(&r->stop, true);
@@ -1113,7 +1118,7 @@ static void route(thread_t *th, rd_kafka_message_t *m)
 
 static bool thread_done(thread_t *th)
 {
-    if (!th->assigned_once) return false;
+    if (!th->assigned_once || !th->holding) return false;
     for (int p = 0; p < th->run->nparts; p++) {
         if (th->tasks[p] && !th->tasks[p]->finished) return false;
         if (th->rollups[p] && !th->rollups[p]->finished) return false;
