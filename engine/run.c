@@ -193,6 +193,16 @@ typedef struct hdr {
     size_t len;
 } hdr_t;
 
+/*
+ * Errors that follow from an earlier failure (a transaction already failed, an abort's purge):
+ * the earlier error is the one to report and to judge.
+ */
+static bool consequence_error(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR__STATE || e == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+           e == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+}
+
 /* Produces one record (copied), waiting for room in the queue; false after a fatal error. */
 static bool produce(thread_t *th, rd_kafka_topic_t *rkt, int32_t part, const void *key, size_t klen,
                     const void *val, size_t vlen, const hdr_t *h, int nh, void *opaque)
@@ -218,7 +228,7 @@ static bool produce(thread_t *th, rd_kafka_topic_t *rkt, int32_t part, const voi
             rd_kafka_poll(th->pr, 10);
             continue;
         }
-        if (!th->produce_failed) {
+        if (!th->produce_failed || (consequence_error(th->produce_code) && !consequence_error(e))) {
             snprintf(th->produce_err, sizeof(th->produce_err), "produce to %s: %s",
                      rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
             th->produce_code = e;
@@ -232,12 +242,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     thread_t *th = opaque;
     if (m->err) {
-        /* a purge is the consequence of another failure: the cause is the one to report */
-        bool purge =
-            m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
         if (!th->produce_failed ||
-            (!purge && (th->produce_code == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-                        th->produce_code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT))) {
+            (consequence_error(th->produce_code) && !consequence_error(m->err))) {
             snprintf(th->produce_err, sizeof(th->produce_err), "delivery to %s [%d]: %s",
                      rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
             th->produce_code = m->err;
@@ -857,6 +863,7 @@ static bool commit_all(thread_t *th)
             }
             th->txn_open = false;
             ADD(r->aborts, 1);
+            rd_kafka_poll(th->pr, 0); /* the failed deliveries' reports may name the cause */
             if (permanent_error(th->produce_code)) {
                 log_fatal(th, "produce", th->produce_code, th->produce_err);
                 return false;
