@@ -3,18 +3,25 @@
 # are injected through `gridstream broker --control`, compared table for table with `gridstream
 # replay` over the same records (DLQ by source coordinates, alerts by id: the embedded cluster
 # writes no transaction markers, so records of aborted transactions stay visible there).
-#   1. retriable: errors stacked on every broker before the run (Produce, Fetch, InitProducerId,
-#      AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, one abortable Produce error),
-#      then, while it runs: added RTT, partition leader moves, the transaction coordinator's broker
-#      down for 10 s (its partitions without a leader meanwhile) with the coordinator moved away
-#      during the outage, then the group coordinator moved: exit 0, every stacked error consumed,
-#      an abort and rewind seen, tables equal;
-#   2. fencing: a second run with the same application.id and instance.id (another state.dir)
-#      started while the first runs: the first stops with a message naming the fencing and exit 1,
-#      the second finishes (exit 0), tables equal;
-#   3. non-retriable: an authorization error on InitProducerId (at start), then one on Produce in
-#      the middle of a run: each stops the run with a message naming it and exit 1; then a normal
-#      run over the same state.dir finishes and the tables equal.
+#   0. the control: bad commands get "error: ..." and change nothing;
+#   1. retriable: leaders pinned so that every broker serves every request kind; errors stacked
+#      before the run (NOT_LEADER on Produce and Fetch on every broker, InitProducerId,
+#      AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit on their coordinators) and a
+#      slow broker (a Produce answered after 6 s, records timing out after 3 s); while it runs: the
+#      transaction coordinator's broker down for 10 s (input partition 1 leaderless meanwhile, so
+#      the run cannot end during the outage) with 100 ms RTT on every broker and the coordinator
+#      moved away after 5 s, then leader moves and a group coordinator move: exit 0, every
+#      stacked error consumed, an abort and a rewind seen, tables equal;
+#   2. fencing: the embedded cluster fences nothing (a second process with the same ids simply
+#      joins as another member), so the broker's answers are injected into a running process:
+#      FENCED_INSTANCE_ID on Heartbeat, then PRODUCER_FENCED on EndTxn in a second run with the
+#      same application.id and instance.id: each stops at once with event=fenced naming the ids
+#      and exit 1; a third run with the same ids resumes from the last commit, exit 0, tables equal;
+#   3. non-retriable: TRANSACTIONAL_ID_AUTHORIZATION_FAILED on InitProducerId (exit 1 at start),
+#      then TOPIC_AUTHORIZATION_FAILED on Produce once a quarter of the records are in (exit 1,
+#      event=fatal_error naming it, no endless abort and retry); a normal run over the same
+#      state.dir resumes from the last commit, exit 0, tables equal.
+# About 2 minutes under ASan on 2 cores.
 #   faults.sh GRIDSTREAM_BINARY WORKDIR
 set -uo pipefail
 bin=$1 work=$2
