@@ -47,6 +47,7 @@ struct gs_clog_reader {
     uint8_t *buf;
     size_t len, cap, n;
     uint64_t read, napplied, dropped;
+    int64_t max_seq; /* groups beyond it are dropped (gs_clog_reader_limit) */
 };
 
 gs_clog_reader_t *gs_clog_reader_new(gs_statedb_batch_t *out, uint32_t dbid,
@@ -57,6 +58,7 @@ gs_clog_reader_t *gs_clog_reader_new(gs_statedb_batch_t *out, uint32_t dbid,
     r->out = out;
     r->dbid = dbid;
     r->applied = *start;
+    r->max_seq = INT64_MAX;
     return r;
 }
 
@@ -89,7 +91,7 @@ static void group_apply(gs_clog_reader_t *r)
 static void group_close(gs_clog_reader_t *r, bool apply)
 {
     if (!r->open) return;
-    if (apply)
+    if (apply && r->seq <= r->max_seq)
         group_apply(r);
     else
         r->dropped += r->n + (r->complete ? 1 : 0);
@@ -153,6 +155,11 @@ gs_err_t gs_clog_reader_add(gs_clog_reader_t *r, int64_t offset, const void *key
 const gs_checkpoint_t *gs_clog_reader_checkpoint(const gs_clog_reader_t *r)
 {
     return &r->applied;
+}
+
+void gs_clog_reader_limit(gs_clog_reader_t *r, int64_t max_seq)
+{
+    r->max_seq = max_seq;
 }
 
 void gs_clog_reader_end(gs_clog_reader_t *r)

@@ -73,6 +73,13 @@ gs_err_t gs_clog_reader_add(gs_clog_reader_t *r, int64_t offset, const void *key
  */
 const gs_checkpoint_t *gs_clog_reader_checkpoint(const gs_clog_reader_t *r);
 
+/*
+ * Drops every group whose sequence is above `max_seq`. For a writer that knows what it committed
+ * (a rewind after an abort): without transaction markers (the embedded cluster) the aborted
+ * attempt would otherwise be read back as the last, complete group.
+ */
+void gs_clog_reader_limit(gs_clog_reader_t *r, int64_t max_seq);
+
 /* End of the log: the trailing group is applied only if it is complete. */
 void gs_clog_reader_end(gs_clog_reader_t *r);
 

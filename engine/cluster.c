@@ -13,6 +13,11 @@
  * poll timeout (measured: 12 topics one after another took 0 to 5 s with 3 brokers, always ~1 ms
  * with 1 broker; cluster destroy sometimes takes 1 s too). Topics are therefore created from a few
  * threads at once, so that one late wakeup serves them all and start-up costs about a second.
+ *
+ * Fault injection (gs_cluster_control) is a thin, checked layer over the mock API: every word is
+ * validated before the cluster is touched, so a bad command gets an error line and changes
+ * nothing. `gridstream broker --control` reads those commands on its main thread, multiplexing
+ * stdin with a signalfd for the stop signals.
  */
 #include "cluster.h"
 
@@ -25,6 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/signalfd.h>
+#include <poll.h>
+#include <unistd.h>
 
 extern char **environ;
 
@@ -34,6 +43,9 @@ struct gs_cluster {
     rd_kafka_t *rk;              /* hosts the mock cluster; never produces */
     rd_kafka_mock_cluster_t *mc; /* owned; destroyed before rk */
     char *bootstrap;             /* owned copy of the listeners' addresses */
+    int brokers;                 /* ids 1..brokers */
+    gs_topic_spec_t *topics;     /* owned copy of the topics created at start */
+    size_t ntopics;
 };
 
 /*
@@ -138,6 +150,13 @@ gs_cluster_t *gs_cluster_start(int brokers, const gs_topic_spec_t *topics, size_
         snprintf(errbuf, errlen, "embedded cluster: no bootstrap address");
         goto fail;
     }
+    cl->brokers = brokers;
+    if (n && !(cl->topics = malloc(n * sizeof(*topics)))) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    if (n) memcpy(cl->topics, topics, n * sizeof(*topics));
+    cl->ntopics = n;
     if (!create_topics(cl->mc, brokers < 3 ? brokers : 3, topics, n, errbuf, errlen)) goto fail;
     return cl;
 fail:
@@ -157,7 +176,279 @@ void gs_cluster_stop(gs_cluster_t *cl)
     if (cl->mc) rd_kafka_mock_cluster_destroy(cl->mc);
     if (cl->rk) rd_kafka_destroy(cl->rk);
     free(cl->bootstrap);
+    free(cl->topics);
     free(cl);
+}
+
+/* --- fault injection ----------------------------------------------------------------------- */
+
+/* Kafka protocol request names, indexed by ApiKey (Kafka's own names, as in the protocol guide). */
+static const char *const api_names[] = {"Produce",
+                                        "Fetch",
+                                        "ListOffsets",
+                                        "Metadata",
+                                        "LeaderAndIsr",
+                                        "StopReplica",
+                                        "UpdateMetadata",
+                                        "ControlledShutdown",
+                                        "OffsetCommit",
+                                        "OffsetFetch",
+                                        "FindCoordinator",
+                                        "JoinGroup",
+                                        "Heartbeat",
+                                        "LeaveGroup",
+                                        "SyncGroup",
+                                        "DescribeGroups",
+                                        "ListGroups",
+                                        "SaslHandshake",
+                                        "ApiVersions",
+                                        "CreateTopics",
+                                        "DeleteTopics",
+                                        "DeleteRecords",
+                                        "InitProducerId",
+                                        "OffsetForLeaderEpoch",
+                                        "AddPartitionsToTxn",
+                                        "AddOffsetsToTxn",
+                                        "EndTxn",
+                                        "WriteTxnMarkers",
+                                        "TxnOffsetCommit"};
+#define API_NAMES (int)(sizeof(api_names) / sizeof(api_names[0]))
+#define API_KEY_MAX 999
+#define ERRORS_MAX 10000 /* errors one command may push */
+
+/* Parses a decimal integer in [lo, hi], the whole string. */
+static bool parse_int(const char *s, long lo, long hi, long *v)
+{
+    if (!s || !*s) return false;
+    errno = 0;
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (errno || *end || x < lo || x > hi) return false;
+    *v = x;
+    return true;
+}
+
+/* A request name (case-insensitive) or ApiKey number; its canonical name into `name`. */
+static bool parse_api(const char *s, int16_t *key, const char **name)
+{
+    long v;
+    for (int i = 0; i < API_NAMES; i++)
+        if (strcasecmp(s, api_names[i]) == 0) {
+            *key = (int16_t)i;
+            *name = api_names[i];
+            return true;
+        }
+    if (!parse_int(s, 0, API_KEY_MAX, &v)) return false;
+    *key = (int16_t)v;
+    *name = v < API_NAMES ? api_names[v] : "ApiKey";
+    return true;
+}
+
+/*
+ * An error by librdkafka's name (NOT_LEADER_FOR_PARTITION, _TRANSPORT; case-insensitive, the
+ * RD_KAFKA_RESP_ERR_ prefix optional) or by its code; its name into `name`.
+ */
+static bool parse_error(const char *s, rd_kafka_resp_err_t *err, const char **name)
+{
+    const struct rd_kafka_err_desc *d;
+    size_t n;
+    rd_kafka_get_err_descs(&d, &n);
+    if (strncasecmp(s, "RD_KAFKA_RESP_ERR_", 18) == 0) s += 18;
+    long v;
+    bool num = parse_int(s, -1000, 1000, &v);
+    for (size_t i = 0; i < n; i++) {
+        if (!d[i].name) continue;
+        if (num ? (long)d[i].code == v : strcasecmp(s, d[i].name) == 0) {
+            *err = d[i].code;
+            *name = d[i].name;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A broker id 1..brokers, or "all" (-1) when `all_ok`. */
+static bool parse_broker(const gs_cluster_t *cl, const char *s, bool all_ok, int32_t *id)
+{
+    long v;
+    if (all_ok && strcmp(s, "all") == 0) {
+        *id = -1;
+        return true;
+    }
+    if (!parse_int(s, 1, cl->brokers, &v)) return false;
+    *id = (int32_t)v;
+    return true;
+}
+
+static const char control_help[] =
+    "ok commands: errors REQUEST COUNT ERROR | broker-errors BROKER|all REQUEST COUNT ERROR "
+    "[RTT_MS] | pending BROKER|all REQUEST | clear REQUEST | down BROKER|all | up BROKER|all | "
+    "rtt BROKER|all MS | leader TOPIC PARTITION BROKER|none | coordinator txn|group KEY BROKER | "
+    "help";
+
+#define CONTROL_WORDS 8
+
+int gs_cluster_control(gs_cluster_t *cl, const char *line, char *reply, size_t len)
+{
+    char buf[1024];
+    char *w[CONTROL_WORDS];
+    int n = 0;
+    if (strlen(line) >= sizeof(buf)) {
+        snprintf(reply, len, "error: command longer than %zu bytes", sizeof(buf) - 1);
+        return -1;
+    }
+    snprintf(buf, sizeof(buf), "%s", line);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+        if (n == CONTROL_WORDS) {
+            snprintf(reply, len, "error: too many words (see help)");
+            return -1;
+        }
+        w[n++] = t;
+    }
+    if (n == 0) {
+        snprintf(reply, len, "error: empty command (see help)");
+        return -1;
+    }
+    const char *cmd = w[0];
+    int16_t key;
+    const char *api, *ename;
+    rd_kafka_resp_err_t err, e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int32_t b;
+    long v, count;
+
+#define ARGS(k, usage)                                                                             \
+    do {                                                                                           \
+        if (n != (k) + 1) {                                                                        \
+            snprintf(reply, len, "error: usage: %s", usage);                                       \
+            return -1;                                                                             \
+        }                                                                                          \
+    } while (0)
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        snprintf(reply, len, "error: " __VA_ARGS__);                                               \
+        return -1;                                                                                 \
+    } while (0)
+
+    if (strcmp(cmd, "help") == 0) {
+        snprintf(reply, len, "%s", control_help);
+        return 0;
+    }
+    if (strcmp(cmd, "errors") == 0 || strcmp(cmd, "broker-errors") == 0) {
+        bool per_broker = cmd[0] == 'b';
+        int a = per_broker ? 2 : 1; /* index of REQUEST */
+        long rtt = 0;
+        if (per_broker && n == 6) {
+            if (!parse_int(w[5], 0, 600000, &rtt)) BAD("RTT_MS '%s' is not in 0..600000", w[5]);
+        } else if (per_broker) {
+            ARGS(4, "broker-errors BROKER|all REQUEST COUNT ERROR [RTT_MS]");
+        } else {
+            ARGS(3, "errors REQUEST COUNT ERROR");
+        }
+        b = -1;
+        if (per_broker && !parse_broker(cl, w[1], true, &b))
+            BAD("no broker '%s' (1..%d or all)", w[1], cl->brokers);
+        if (!parse_api(w[a], &key, &api))
+            BAD("unknown request '%s' (a Kafka request name such as Produce, or its ApiKey)", w[a]);
+        if (!parse_int(w[a + 1], 1, ERRORS_MAX, &count))
+            BAD("COUNT '%s' is not in 1..%d", w[a + 1], ERRORS_MAX);
+        if (!parse_error(w[a + 2], &err, &ename))
+            BAD("unknown error '%s' (a librdkafka error name such as NOT_LEADER_FOR_PARTITION)",
+                w[a + 2]);
+        if (!per_broker) {
+            rd_kafka_resp_err_t *errs = malloc((size_t)count * sizeof(*errs));
+            if (!errs) BAD("out of memory");
+            for (long i = 0; i < count; i++)
+                errs[i] = err;
+            rd_kafka_mock_push_request_errors_array(cl->mc, key, (size_t)count, errs);
+            free(errs);
+            snprintf(reply, len, "ok the next %ld %s %s with %s", count, api,
+                     count == 1 ? "request fails" : "requests fail", ename);
+            return 0;
+        }
+        for (int32_t id = b < 0 ? 1 : b; id <= (b < 0 ? cl->brokers : b) && !e; id++)
+            for (long i = 0; i < count && !e; i++)
+                e = rd_kafka_mock_broker_push_request_error_rtts(cl->mc, id, key, 1, err, (int)rtt);
+        if (e) BAD("%s", rd_kafka_err2str(e));
+        snprintf(reply, len, "ok the next %ld %s %s to broker %s fail with %s after %ld ms", count,
+                 api, count == 1 ? "request" : "requests", w[1], ename, rtt);
+        return 0;
+    }
+    if (strcmp(cmd, "pending") == 0) {
+        ARGS(2, "pending BROKER|all REQUEST");
+        if (!parse_broker(cl, w[1], true, &b))
+            BAD("no broker '%s' (1..%d or all)", w[1], cl->brokers);
+        if (!parse_api(w[2], &key, &api)) BAD("unknown request '%s'", w[2]);
+        size_t total = 0;
+        for (int32_t id = b < 0 ? 1 : b; id <= (b < 0 ? cl->brokers : b) && !e; id++) {
+            size_t c = 0;
+            e = rd_kafka_mock_broker_error_stack_cnt(cl->mc, id, key, &c);
+            total += c;
+        }
+        if (e) BAD("%s", rd_kafka_err2str(e));
+        snprintf(reply, len, "ok %zu", total);
+        return 0;
+    }
+    if (strcmp(cmd, "clear") == 0) {
+        ARGS(1, "clear REQUEST");
+        if (!parse_api(w[1], &key, &api)) BAD("unknown request '%s'", w[1]);
+        rd_kafka_mock_clear_request_errors(cl->mc, key);
+        snprintf(reply, len, "ok %s errors cleared", api);
+        return 0;
+    }
+    if (strcmp(cmd, "down") == 0 || strcmp(cmd, "up") == 0) {
+        ARGS(1, cmd[0] == 'd' ? "down BROKER|all" : "up BROKER|all");
+        if (!parse_broker(cl, w[1], true, &b))
+            BAD("no broker '%s' (1..%d or all)", w[1], cl->brokers);
+        e = cmd[0] == 'd' ? rd_kafka_mock_broker_set_down(cl->mc, b)
+                          : rd_kafka_mock_broker_set_up(cl->mc, b);
+        if (e) BAD("%s", rd_kafka_err2str(e));
+        snprintf(reply, len, "ok broker %s %s", w[1], cmd);
+        return 0;
+    }
+    if (strcmp(cmd, "rtt") == 0) {
+        ARGS(2, "rtt BROKER|all MS");
+        if (!parse_broker(cl, w[1], true, &b))
+            BAD("no broker '%s' (1..%d or all)", w[1], cl->brokers);
+        if (!parse_int(w[2], 0, 600000, &v)) BAD("MS '%s' is not in 0..600000", w[2]);
+        if ((e = rd_kafka_mock_broker_set_rtt(cl->mc, b, (int)v))) BAD("%s", rd_kafka_err2str(e));
+        snprintf(reply, len, "ok broker %s rtt %ld ms", w[1], v);
+        return 0;
+    }
+    if (strcmp(cmd, "leader") == 0) {
+        ARGS(3, "leader TOPIC PARTITION BROKER|none");
+        const gs_topic_spec_t *t = NULL;
+        for (size_t i = 0; i < cl->ntopics && !t; i++)
+            if (strcmp(cl->topics[i].name, w[1]) == 0) t = &cl->topics[i];
+        /* the mock would create an unknown topic: only the topics made at start are moved */
+        if (!t) BAD("no topic '%s' among those created at start", w[1]);
+        if (!parse_int(w[2], 0, t->partitions - 1, &v))
+            BAD("topic %s has no partition '%s' (0..%d)", t->name, w[2], t->partitions - 1);
+        b = -1;
+        if (strcmp(w[3], "none") != 0 && !parse_broker(cl, w[3], false, &b))
+            BAD("no broker '%s' (1..%d or none)", w[3], cl->brokers);
+        if ((e = rd_kafka_mock_partition_set_leader(cl->mc, t->name, (int32_t)v, b)))
+            BAD("%s", rd_kafka_err2str(e));
+        snprintf(reply, len, "ok %s [%ld] leader %s", t->name, v, w[3]);
+        return 0;
+    }
+    if (strcmp(cmd, "coordinator") == 0) {
+        ARGS(3, "coordinator txn|group KEY BROKER");
+        const char *type = strcmp(w[1], "txn") == 0 || strcmp(w[1], "transaction") == 0
+                               ? "transaction"
+                           : strcmp(w[1], "group") == 0 ? "group"
+                                                        : NULL;
+        if (!type) BAD("coordinator type '%s' is not txn or group", w[1]);
+        if (!parse_broker(cl, w[3], false, &b)) BAD("no broker '%s' (1..%d)", w[3], cl->brokers);
+        if ((e = rd_kafka_mock_coordinator_set(cl->mc, type, w[2], b)))
+            BAD("%s", rd_kafka_err2str(e));
+        snprintf(reply, len, "ok %s coordinator of %s is broker %d", type, w[2], (int)b);
+        return 0;
+    }
+#undef ARGS
+#undef BAD
+    snprintf(reply, len, "error: unknown command '%s' (see help)", cmd);
+    return -1;
 }
 
 /* --- gridstream broker --------------------------------------------------------------------- */
@@ -165,7 +456,7 @@ void gs_cluster_stop(gs_cluster_t *cl)
 static void broker_usage(FILE *f)
 {
     fprintf(f,
-            "usage: gridstream broker [--partitions N] [--brokers B] [--no-topics]\n"
+            "usage: gridstream broker [--partitions N] [--brokers B] [--no-topics] [--control]\n"
             "                         [--config FILE] [--set key=value]...\n"
             "\n"
             "Runs the embedded Kafka-protocol cluster (librdkafka's mock cluster) in the\n"
@@ -174,6 +465,26 @@ static void broker_usage(FILE *f)
             "(1..%d, default 3). Prints one line, \"bootstrap: HOST:PORT,...\", on stdout once\n"
             "the topics exist; logs go to stderr. --no-topics creates none (to try how clients\n"
             "meet a cluster without them).\n"
+            "\n"
+            "--control reads fault-injection commands from stdin, one a line, and answers each\n"
+            "with one line on stdout after the bootstrap line: \"ok ...\" or \"error: ...\".\n"
+            "Brokers are numbered 1..B; REQUEST is a Kafka request name (Produce, Fetch,\n"
+            "EndTxn, TxnOffsetCommit, AddPartitionsToTxn, InitProducerId, ...) or its ApiKey;\n"
+            "ERROR is a librdkafka error name (NOT_LEADER_FOR_PARTITION, _TRANSPORT, ...).\n"
+            "  errors REQUEST COUNT ERROR      the next COUNT such requests, to any broker, fail\n"
+            "  broker-errors BROKER|all REQUEST COUNT ERROR [RTT_MS]\n"
+            "                                  the same on one broker's (each broker's) own\n"
+            "                                  stack, answered after RTT_MS\n"
+            "  pending BROKER|all REQUEST      errors still stacked by broker-errors\n"
+            "  clear REQUEST                   drop the pending errors of `errors`\n"
+            "  down BROKER|all, up BROKER|all  close a broker's connections and refuse new\n"
+            "                                  ones / accept again (no leader change)\n"
+            "  rtt BROKER|all MS               delay every answer of a broker by MS\n"
+            "  leader TOPIC PARTITION BROKER|none   move a partition's leader\n"
+            "  coordinator txn|group KEY BROKER     move a transactional.id's or group's\n"
+            "                                  coordinator\n"
+            "  help                            the list of commands, on one line\n"
+            "When stdin ends the cluster runs on until a signal.\n"
             "\n"
             "A development and test broker: about 5 MB kept per partition (older data dropped),\n"
             "no CreateTopics (unknown topics are auto-created with 4 partitions), nothing\n"
@@ -192,10 +503,75 @@ static bool parse_brokers(const char *s, int *n)
     return true;
 }
 
+/*
+ * The --control loop (main thread): serves command lines from stdin, one answer line each on
+ * stdout, until a stop signal (returned) or, once stdin ends, keeps only waiting for the signal.
+ * The stop signals are blocked and read from a signalfd, so a signal never interrupts a command
+ * half done and the cluster is stopped on this thread only.
+ */
+static int control_loop(gs_cluster_t *cl, const sigset_t *stop)
+{
+    int sfd = signalfd(-1, stop, SFD_CLOEXEC);
+    if (sfd < 0) {
+        perror("gridstream broker: signalfd");
+        return 0; /* the caller falls back to sigwait */
+    }
+    char line[1100], reply[1024];
+    size_t have = 0;
+    bool eof = false, skipping = false; /* skipping: the rest of a line too long to keep */
+    int sig = 0;
+    while (!sig) {
+        struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
+        if (poll(pf, eof ? 1 : 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            perror("gridstream broker: poll");
+            break;
+        }
+        if (pf[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) sig = (int)si.ssi_signo;
+            continue;
+        }
+        if (eof || !(pf[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        ssize_t got = read(0, line + have, sizeof(line) - 1 - have);
+        if (got <= 0) {
+            if (got < 0 && errno == EINTR) continue;
+            eof = true; /* commands are over; the cluster runs on until a signal */
+            fprintf(stderr, "gridstream broker: control input closed\n");
+            continue;
+        }
+        have += (size_t)got;
+        char *nl;
+        while ((nl = memchr(line, '\n', have))) {
+            *nl = 0;
+            if (skipping) {
+                skipping = false;
+            } else {
+                gs_cluster_control(cl, line, reply, sizeof(reply));
+                printf("%s\n", reply);
+                fflush(stdout);
+                fprintf(stderr, "gridstream broker: control: %s -> %s\n", line, reply);
+            }
+            have -= (size_t)(nl + 1 - line);
+            memmove(line, nl + 1, have);
+        }
+        if (have == sizeof(line) - 1) { /* no end of line in sight: refuse the whole line */
+            if (!skipping) {
+                printf("error: command longer than %zu bytes\n", sizeof(line) - 2);
+                fflush(stdout);
+            }
+            skipping = true;
+            have = 0;
+        }
+    }
+    close(sfd);
+    return sig;
+}
+
 int gs_broker_main(int argc, char **argv)
 {
     int partitions = 4, brokers = 3;
-    bool no_topics = false;
+    bool no_topics = false, control = false;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             broker_usage(stdout);
@@ -203,6 +579,10 @@ int gs_broker_main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--no-topics") == 0) {
             no_topics = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--control") == 0) {
+            control = true;
             continue;
         }
         bool is_parts = strcmp(argv[i], "--partitions") == 0;
@@ -263,8 +643,8 @@ int gs_broker_main(int argc, char **argv)
             brokers, brokers == 1 ? "" : "s", gs_cluster_bootstrap(cl), n, partitions,
             cfg.application_id);
 
-    int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
+    int sig = control ? control_loop(cl, &stop) : 0;
+    while (!sig && sigwait(&stop, &sig) != 0)
         ;
     fprintf(stderr, "gridstream broker: %s received, stopping\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -15,6 +15,9 @@
  *   - a member killed without leaving its group blocks the group's next rebalance until
  *     session.timeout.ms expires: tests use short session timeouts and static membership;
  *   - nothing is persisted: data and committed offsets vanish when the cluster stops.
+ * gs_cluster_control() injects faults (request errors, brokers down, latency, leader and
+ * coordinator moves) for the fault-tolerance tests; `gridstream broker --control` serves it on
+ * stdin.
  * Brokers listen on 127.0.0.1 on ports chosen by the kernel; gs_cluster_bootstrap() says which.
  */
 #ifndef GS_CLUSTER_H
@@ -52,12 +55,41 @@ const char *gs_cluster_bootstrap(const gs_cluster_t *cl);
 void gs_cluster_stop(gs_cluster_t *cl);
 
 /*
- * Entry point of `gridstream broker [--partitions N] [--brokers B] [--config FILE] [--set k=v]`:
- * runs the embedded cluster in the foreground with the whole topic plan of the configuration
- * created (N input partitions, default 4; B brokers, default 3). Prints exactly one line to stdout,
- * "bootstrap: 127.0.0.1:PORT,...", flushed as soon as the topics exist, then logs on stderr only;
- * stops on SIGINT or SIGTERM. `argv` starts after the command name. Returns the exit code: 0 after
- * a signal, 1 if the cluster cannot start, 2 for usage and configuration errors.
+ * Fault injection, for tests: runs one command `line` (words separated by blanks; the trailing
+ * newline optional) against the cluster and writes one line, without a newline, into `reply`:
+ * "ok ..." and returns 0, or "error: ..." (unknown command, bad or missing argument) and returns
+ * -1 with the cluster untouched. Brokers are numbered 1..brokers. The commands, over
+ * librdkafka's mock API:
+ *   errors REQUEST COUNT ERROR            the next COUNT requests of that type, to any broker,
+ *                                         fail with ERROR (rd_kafka_mock_push_request_errors)
+ *   broker-errors BROKER|all REQUEST COUNT ERROR [RTT_MS]
+ *                                         the same on one broker's (each broker's) own stack,
+ *                                         answered after RTT_MS (taken before cluster errors)
+ *   pending BROKER|all REQUEST            "ok N": broker-errors not yet consumed
+ *   clear REQUEST                         drops the pending cluster errors of `errors`
+ *   down BROKER|all / up BROKER|all       closes a broker's connections and refuses new ones /
+ *                                         accepts them again; leaders do not move
+ *   rtt BROKER|all MS                     delays every response of the broker(s) by MS
+ *   leader TOPIC PARTITION BROKER|none    moves a partition's leader (only topics created by
+ *                                         gs_cluster_start: the mock would create others)
+ *   coordinator txn|group KEY BROKER      moves the coordinator of a transactional.id or group
+ *   help                                  "ok commands: ..."
+ * REQUEST is a Kafka request name (Produce, Fetch, InitProducerId, AddPartitionsToTxn, EndTxn,
+ * TxnOffsetCommit, ...; case-insensitive) or an ApiKey number; ERROR a librdkafka error name
+ * (NOT_LEADER_FOR_PARTITION, _TRANSPORT, ...; RD_KAFKA_RESP_ERR_ prefix optional) or code.
+ * Any thread, one call at a time per cluster; the mock applies each change before returning.
+ */
+int gs_cluster_control(gs_cluster_t *cl, const char *line, char *reply, size_t len);
+
+/*
+ * Entry point of `gridstream broker [--partitions N] [--brokers B] [--no-topics] [--control]
+ * [--config FILE] [--set k=v]`: runs the embedded cluster in the foreground with the whole topic
+ * plan of the configuration created (N input partitions, default 4; B brokers, default 3). Prints
+ * the line "bootstrap: 127.0.0.1:PORT,...", flushed as soon as the topics exist, then logs on
+ * stderr; with --control it then reads gs_cluster_control() commands from stdin, one a line, and
+ * prints each answer as one flushed line on stdout (once stdin ends it only waits for the
+ * signal). Stops on SIGINT or SIGTERM. `argv` starts after the command name. Returns the exit
+ * code: 0 after a signal, 1 if the cluster cannot start, 2 for usage and configuration errors.
  */
 int gs_broker_main(int argc, char **argv);
 

@@ -108,11 +108,14 @@ struct thread {
     unit_t **rollups; /* by partition */
     atomic_bool assigned_once;
     int64_t revoked_ms; /* when the last revocation began (0: never), for the pause figure */
+    bool holding; /* between an assignment and the next revocation */
     bool txn_open;
     bool produce_failed, persist_ok;
     uint64_t produced; /* records produced since the last commit */
     char produce_err[256];
+    rd_kafka_resp_err_t produce_code; /* the Kafka error behind produce_err, 0 if none */
     uint64_t nonce;
+    int64_t *rewind_seq; /* during a rewind: committed seq per unit (task p, rollup nparts + p) */
     int64_t last_commit;
     gs_log_ratelimit_t dlq_log; /* DLQ lines: a few per second, then a count */
     atomic_bool done;
@@ -191,6 +194,16 @@ typedef struct hdr {
     size_t len;
 } hdr_t;
 
+/*
+ * Errors that follow from an earlier failure (a transaction already failed, an abort's purge):
+ * the earlier error is the one to report and to judge.
+ */
+static bool consequence_error(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR__STATE || e == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+           e == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+}
+
 /* Produces one record (copied), waiting for room in the queue; false after a fatal error. */
 static bool produce(thread_t *th, rd_kafka_topic_t *rkt, int32_t part, const void *key, size_t klen,
                     const void *val, size_t vlen, const hdr_t *h, int nh, void *opaque)
@@ -216,9 +229,11 @@ static bool produce(thread_t *th, rd_kafka_topic_t *rkt, int32_t part, const voi
             rd_kafka_poll(th->pr, 10);
             continue;
         }
-        if (!th->produce_failed)
+        if (!th->produce_failed || (consequence_error(th->produce_code) && !consequence_error(e))) {
             snprintf(th->produce_err, sizeof(th->produce_err), "produce to %s: %s",
                      rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
+            th->produce_code = e;
+        }
         th->produce_failed = true;
         return false;
     }
@@ -228,9 +243,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     thread_t *th = opaque;
     if (m->err) {
-        if (!th->produce_failed)
+        if (!th->produce_failed ||
+            (consequence_error(th->produce_code) && !consequence_error(m->err))) {
             snprintf(th->produce_err, sizeof(th->produce_err), "delivery to %s [%d]: %s",
                      rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
+            th->produce_code = m->err;
+        }
         th->produce_failed = true;
         return;
     }
@@ -381,6 +399,8 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
     gs_run_t *r = th->run;
     gs_clog_reader_t *rd = gs_clog_reader_new(u->batch, u->dbid, cp);
     if (!rd) return false;
+    if (th->rewind_seq) /* what follows the last commit is the aborted attempt */
+        gs_clog_reader_limit(rd, th->rewind_seq[(u->kind == U_ROLLUP ? r->nparts : 0) + u->p]);
     int64_t t0 = now_ms(), last = t0;
     int64_t lo = -1, hi = -1;
     rd_kafka_resp_err_t qe = rd_kafka_query_watermark_offsets(th->rc, topic, u->p, &lo, &hi, 10000);
@@ -723,16 +743,76 @@ static rd_kafka_topic_partition_list_t *positions(thread_t *th)
 
 static void rewind_units(thread_t *th);
 
+/* Another process has taken over this thread's transactional.id or static group membership. */
+static bool fenced_error(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR__FENCED || e == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           e == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+           e == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}
+
+/*
+ * Errors that the same records would meet again after an abort and a rewind (permissions, sizes,
+ * policies): retrying would loop for ever, so the thread stops instead.
+ */
+static bool permanent_error(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR__FATAL:
+        return true;
+    default:
+        return fenced_error(e);
+    }
+}
+
+/*
+ * Says, once and plainly, why the thread stops on an error no retry cures. Nothing more is
+ * committed: RocksDB keeps the last commit, which the next run restores.
+ */
+static void log_fatal(thread_t *th, const char *step, rd_kafka_resp_err_t code, const char *error)
+{
+    gs_run_t *r = th->run;
+    if (fenced_error(code))
+        gs_log(GS_LOG_ERROR, "fenced",
+               "thread=%d step=%s application.id=%s instance.id=%s code=%s error=%s reason=%s",
+               th->id, step, r->cfg.application_id, r->instance, rd_kafka_err2name(code), error,
+               "another process runs with the same application.id and instance.id and took over "
+               "this thread's transactional.id or group membership; this one stops without "
+               "committing");
+    else
+        gs_log(GS_LOG_ERROR, "fatal_error", "thread=%d step=%s code=%s error=%s reason=%s", th->id,
+               step, rd_kafka_err2name(code), error,
+               "retrying cannot help; the engine stops and keeps its last commit");
+}
+
 /* Handles a failed transactional call: false when the engine must stop. */
 static bool txn_error(thread_t *th, const char *what, rd_kafka_error_t *err)
 {
     bool fatal = rd_kafka_error_is_fatal(err);
     bool abortable = rd_kafka_error_txn_requires_abort(err);
+    rd_kafka_resp_err_t code = rd_kafka_error_code(err);
+    char why[512];
+    snprintf(why, sizeof(why), "%s", rd_kafka_error_string(err));
     gs_log(GS_LOG_ERROR, "commit_failed", "thread=%d step=%s error=%s fatal=%d abortable=%d",
-           th->id, what, rd_kafka_error_string(err), fatal, abortable);
+           th->id, what, why, fatal, abortable);
     rd_kafka_error_destroy(err);
     gs_counter_inc(th->run->m_commit_failures);
-    if (fatal) return false;
+    if (fatal) {
+        log_fatal(th, what, code, why);
+        return false;
+    }
     rd_kafka_error_t *e2 = rd_kafka_abort_transaction(th->pr, 30000);
     if (e2) {
         bool f2 = rd_kafka_error_is_fatal(e2);
@@ -743,6 +823,10 @@ static bool txn_error(thread_t *th, const char *what, rd_kafka_error_t *err)
     }
     th->txn_open = false;
     ADD(th->run->aborts, 1);
+    if (permanent_error(code)) {
+        log_fatal(th, what, code, why);
+        return false;
+    }
     rewind_units(th);
     return true;
 }
@@ -786,6 +870,10 @@ static bool commit_all(thread_t *th)
         if (th->produce_failed) {
             gs_log(GS_LOG_ERROR, "commit_failed", "thread=%d error=%s", th->id, th->produce_err);
             gs_counter_inc(r->m_commit_failures);
+            if (fenced_error(th->produce_code)) { /* an abort would be refused too */
+                log_fatal(th, "produce", th->produce_code, th->produce_err);
+                return false;
+            }
             rd_kafka_error_t *e = rd_kafka_abort_transaction(th->pr, 30000);
             if (e) {
                 bool fatal = rd_kafka_error_is_fatal(e);
@@ -794,6 +882,11 @@ static bool commit_all(thread_t *th)
             }
             th->txn_open = false;
             ADD(r->aborts, 1);
+            rd_kafka_poll(th->pr, 0); /* the failed deliveries' reports may name the cause */
+            if (permanent_error(th->produce_code)) {
+                log_fatal(th, "produce", th->produce_code, th->produce_err);
+                return false;
+            }
             rewind_units(th);
             return begin_txn(th);
         }
@@ -820,6 +913,10 @@ static bool commit_all(thread_t *th)
         if (th->produce_failed) {
             gs_log(GS_LOG_ERROR, "commit_failed", "thread=%d error=%s", th->id, th->produce_err);
             gs_counter_inc(r->m_commit_failures);
+            if (permanent_error(th->produce_code)) {
+                log_fatal(th, "produce", th->produce_code, th->produce_err);
+                return false;
+            }
             th->produce_failed = false;
             ADD(r->aborts, 1);
             rewind_units(th);
@@ -887,6 +984,24 @@ static void set_offsets(thread_t *th, rd_kafka_topic_partition_list_t *l)
     }
 }
 
+/*
+ * A partition's low and high watermarks, asked again for up to 60 s while the cluster answers
+ * with an error a leader move or a broker outage causes (or until a stop request).
+ */
+static rd_kafka_resp_err_t query_offsets(thread_t *th, const char *topic, int32_t p, int64_t *lo,
+                                         int64_t *hi)
+{
+    int64_t t0 = now_ms();
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(th->c, topic, p, lo, hi, 10000);
+        if (!e || permanent_error(e) || atomic_load(&th->run->stop) || now_ms() - t0 > 60000)
+            return e;
+        gs_log(GS_LOG_WARN, "end_offsets_retry", "topic=%s partition=%d error=%s", topic, p,
+               rd_kafka_err2str(e));
+        usleep(500000);
+    }
+}
+
 static bool open_assigned(thread_t *th, const rd_kafka_topic_partition_list_t *l)
 {
     gs_run_t *r = th->run;
@@ -906,8 +1021,7 @@ static bool open_assigned(thread_t *th, const rd_kafka_topic_partition_list_t *l
         if (u->kind == U_TASK && r->o.until_end)
             for (int s = 0; s < GS_SRC__COUNT; s++) {
                 int64_t lo = 0, hi = 0;
-                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(th->c, gs_source_topic[s],
-                                                                         u->p, &lo, &hi, 10000);
+                rd_kafka_resp_err_t e = query_offsets(th, gs_source_topic[s], u->p, &lo, &hi);
                 if (e) {
                     gs_log(GS_LOG_ERROR, "end_offsets_failed", "topic=%s partition=%d error=%s",
                            gs_source_topic[s], u->p, rd_kafka_err2str(e));
@@ -925,17 +1039,33 @@ static void rewind_units(thread_t *th)
     /* back to the last commit: reopen every unit from RocksDB and its changelog */
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(th->c, &l) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    int n = th->run->nparts;
+    int64_t *seq = malloc(2 * (size_t)n * sizeof(*seq));
+    for (int p = 0; seq && p < n; p++) {
+        seq[p] = th->tasks[p] ? th->tasks[p]->seq : INT64_MAX;
+        seq[n + p] = th->rollups[p] ? th->rollups[p]->seq : INT64_MAX;
+    }
+    th->rewind_seq = seq;
+    /* the redone attempt gets a new nonce: readers tell it from the aborted one (changelog.h) */
+    th->nonce = th->nonce * 6364136223846793005u + 1442695040888963407u;
     close_all(th);
-    if (!open_assigned(th, l)) {
+    bool opened = open_assigned(th, l);
+    th->rewind_seq = NULL;
+    free(seq);
+    if (!opened) {
         atomic_store(&th->failed, true);
         atomic_store(&th->run->stop, true);
     } else {
         set_offsets(th, l);
+        /* the reopened units start unpaused: so must the consumer (a pause outlives assign) */
+        rd_kafka_resume_partitions(th->c, l);
         rd_kafka_assign(th->c, l);
         gs_log(GS_LOG_INFO, "rewound", "thread=%d partitions=%d", th->id, l->cnt);
     }
     rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_poll(th->pr, 0); /* delivery reports of the aborted attempt belong to it */
     th->produce_failed = false;
+    th->produce_code = RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -962,6 +1092,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             return;
         }
         set_offsets(th, l);
+        rd_kafka_resume_partitions(rk, l); /* new units start unpaused (a pause outlives assign) */
         rd_kafka_assign(rk, l);
         th->assigned_once = true;
         /* the pause: from the revocation (commit, close) through the group's sync to restored */
@@ -970,9 +1101,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                "thread=%d tasks=%d rollups=%d restore_ms=%" PRId64 " pause_ms=%" PRId64, th->id,
                (int)atomic_load(&th->ntasks), (int)atomic_load(&th->nrollups), t1 - t0,
                th->revoked_ms ? t1 - th->revoked_ms : t1 - t0);
+        th->holding = true;
     } else {
         th->revoked_ms = now_ms();
         gs_log(GS_LOG_INFO, "revoked", "thread=%d partitions=%s", th->id, parts);
+        th->holding = false; /* not done until the next assignment is finished too */
         if (!atomic_load(&th->failed) && !commit_all(th)) {
             atomic_store(&th->failed, true);
             atomic_store(&r->stop, true);
@@ -1121,9 +1254,16 @@ static void route(thread_t *th, rd_kafka_message_t *m)
 {
     gs_run_t *r = th->run;
     if (m->err) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) { /* e.g. the group fenced this static member */
+            char why[512];
+            rd_kafka_resp_err_t code = rd_kafka_fatal_error(th->c, why, sizeof(why));
+            log_fatal(th, "consume", code, why);
+            atomic_store(&th->failed, true);
+            atomic_store(&r->stop, true);
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             gs_log(GS_LOG_WARN, "consume_error", "thread=%d error=%s", th->id,
                    rd_kafka_message_errstr(m));
+        }
         rd_kafka_message_destroy(m);
         return;
     }
@@ -1148,7 +1288,7 @@ static void route(thread_t *th, rd_kafka_message_t *m)
 
 static bool thread_done(thread_t *th)
 {
-    if (!th->assigned_once) return false;
+    if (!th->assigned_once || !th->holding) return false;
     for (int p = 0; p < th->run->nparts; p++) {
         if (th->tasks[p] && !th->tasks[p]->finished) return false;
         if (th->rollups[p] && !th->rollups[p]->finished) return false;

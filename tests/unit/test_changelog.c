@@ -1,7 +1,8 @@
 /*
  * test_changelog.c - the changelog read-back rule (engine/changelog.h): complete groups applied,
- * redone attempts and cut-short commits dropped, groups whose marker compaction removed applied,
- * and the checkpoint (offset, seq, positions) that matches what was applied.
+ * redone attempts and cut-short commits dropped, an aborted attempt dropped by the writer's limit,
+ * groups whose marker compaction removed applied, and the checkpoint (offset, seq, positions) that
+ * matches what was applied.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,6 +104,22 @@ static void test_redone_attempt_dropped(void **state)
     close_log(&l);
 }
 
+static void test_limit_drops_aborted_attempt(void **state)
+{
+    (void)state;
+    log_t l;
+    open_log(&l);
+    entry(&l, 1, 0xa, "a", "1");
+    marker(&l, 1, 0xa, 100);
+    /* attempt 2, complete and readable (no transaction markers), but aborted: the writer that
+     * rewinds knows it committed up to 1 */
+    entry(&l, 2, 0xa, "a", "bad");
+    marker(&l, 2, 0xa, 300);
+    gs_clog_reader_limit(l.r, 1);
+    expect(&l, 1, 2, 1, 100, 2);
+    close_log(&l);
+}
+
 static void test_cut_short_commit_dropped(void **state)
 {
     (void)state;
@@ -143,6 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_groups),
         cmocka_unit_test(test_redone_attempt_dropped),
+        cmocka_unit_test(test_limit_drops_aborted_attempt),
         cmocka_unit_test(test_cut_short_commit_dropped),
         cmocka_unit_test(test_compacted_marker),
         cmocka_unit_test(test_foreign_records_skipped),
