@@ -108,7 +108,7 @@ struct thread {
     unit_t **rollups; /* by partition */
     atomic_bool assigned_once;
     int64_t revoked_ms; /* when the last revocation began (0: never), for the pause figure */
-    bool holding; /* between an assignment and the next revocation */
+    bool holding;       /* between an assignment and the next revocation */
     bool txn_open;
     bool produce_failed, persist_ok;
     uint64_t produced; /* records produced since the last commit */
