@@ -567,6 +567,11 @@ static unit_t *unit_open(thread_t *th, int kind, int32_t p)
     u->seq = cp.seq;
     for (int i = 0; i < u->npos; i++)
         u->pos[i] = u->committed_pos[i] = cp.positions[i];
+    gs_log(GS_LOG_DEBUG, "unit_opened",
+           "thread=%d unit=%s partition=%d seq=%" PRId64 " positions=%" PRId64 ",%" PRId64
+           ",%" PRId64 ",%" PRId64,
+           th->id, kind == U_TASK ? "task" : "rollup", p, cp.seq, cp.positions[0], cp.positions[1],
+           cp.positions[2], cp.positions[3]);
 
     gs_store_t *st = gs_store_new();
     if (!st) goto fail;
@@ -798,6 +803,25 @@ static void log_fatal(thread_t *th, const char *step, rd_kafka_resp_err_t code, 
 }
 
 /* Handles a failed transactional call: false when the engine must stop. */
+/*
+ * Aborts the open transaction. An abort that fails with a retriable error (the coordinator down or
+ * moving) is still in progress inside the producer and must be called again (librdkafka's rule):
+ * up to 10 attempts of 30 s. False when the abort cannot be done (fatal, or still failing).
+ */
+static bool abort_txn(thread_t *th)
+{
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(th->pr, 30000);
+        if (!e) return true;
+        bool retry = rd_kafka_error_is_retriable(e) && !rd_kafka_error_is_fatal(e) && attempt < 10;
+        gs_log(retry ? GS_LOG_WARN : GS_LOG_ERROR, "abort_failed",
+               "thread=%d attempt=%d error=%s retrying=%d", th->id, attempt,
+               rd_kafka_error_string(e), retry);
+        rd_kafka_error_destroy(e);
+        if (!retry) return false;
+    }
+}
+
 static bool txn_error(thread_t *th, const char *what, rd_kafka_error_t *err)
 {
     bool fatal = rd_kafka_error_is_fatal(err);
@@ -813,14 +837,7 @@ static bool txn_error(thread_t *th, const char *what, rd_kafka_error_t *err)
         log_fatal(th, what, code, why);
         return false;
     }
-    rd_kafka_error_t *e2 = rd_kafka_abort_transaction(th->pr, 30000);
-    if (e2) {
-        bool f2 = rd_kafka_error_is_fatal(e2);
-        gs_log(GS_LOG_ERROR, "abort_failed", "thread=%d error=%s", th->id,
-               rd_kafka_error_string(e2));
-        rd_kafka_error_destroy(e2);
-        if (f2) return false;
-    }
+    if (!abort_txn(th)) return false;
     th->txn_open = false;
     ADD(th->run->aborts, 1);
     if (permanent_error(code)) {
@@ -874,12 +891,7 @@ static bool commit_all(thread_t *th)
                 log_fatal(th, "produce", th->produce_code, th->produce_err);
                 return false;
             }
-            rd_kafka_error_t *e = rd_kafka_abort_transaction(th->pr, 30000);
-            if (e) {
-                bool fatal = rd_kafka_error_is_fatal(e);
-                rd_kafka_error_destroy(e);
-                if (fatal) return false;
-            }
+            if (!abort_txn(th)) return false;
             th->txn_open = false;
             ADD(r->aborts, 1);
             rd_kafka_poll(th->pr, 0); /* the failed deliveries' reports may name the cause */

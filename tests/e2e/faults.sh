@@ -244,7 +244,7 @@ if cbroker fence && load fence; then
     --set state.dir="$work/fence1.state" --set instance.id=f2 >"$work/fence3.out" 2>"$work/fence3.err"
   rc=$?
   n=$(sed -n 's/.*event=progress records_in=\([0-9]*\).*/\1/p' "$work/fence3.err" | tail -1)
-  if [[ $rc -eq 0 ]] && ((${n:-0} > 0 && ${n:-0} < nrec)); then
+  if [[ $rc -eq 0 && -n $n ]] && ((n < nrec)); then
     ok "fence: a run with the same ids resumes from the last commit ($n of $nrec records), exit 0"
   else
     bad "fence: the run after the fencing resumes and exits 0 (rc $rc, records_in ${n:-?} of $nrec)" "$work/fence3.err"
@@ -266,13 +266,22 @@ if cbroker auth && load auth; then
   fi
   port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   if start_run auth1 a3 "$work/auth.state" --set metrics.port="$port" --set metrics.host=127.0.0.1; then
-    # once a quarter of the records are in (and some commits through), the next Produce request
-    # is refused
+    # once a quarter of the records are in and a commit has ended after that (so that the state
+    # holds positions to resume from), the next Produce request is refused
+    commits() {
+      curl -s "http://127.0.0.1:$port/metrics" |
+        awk '/^gridstream_commit_duration_seconds_count/ { s += $NF } END { print int(s) }'
+    }
     for _ in $(seq 1200); do
       n=$(curl -s "http://127.0.0.1:$port/metrics" |
             awk '/^gridstream_records_in_total\{/ { s += $NF } END { print int(s) }')
       ((${n:-0} >= nrec / 4)) && break
       sleep 0.05
+    done
+    c0=$(commits)
+    for _ in $(seq 200); do
+      (($(commits) > ${c0:-0})) && break
+      sleep 0.01
     done
     alive && mid=1 || mid=0
     must errors Produce 1 TOPIC_AUTHORIZATION_FAILED
@@ -292,7 +301,7 @@ if cbroker auth && load auth; then
   rc=$?
   # it goes on from the last commit: it reads fewer records than the inputs hold
   n=$(sed -n 's/.*event=progress records_in=\([0-9]*\).*/\1/p' "$work/auth2.err" | tail -1)
-  if [[ $rc -eq 0 ]] && ((${n:-0} > 0 && ${n:-0} < nrec)); then
+  if [[ $rc -eq 0 && -n $n ]] && ((n < nrec)); then
     ok "auth: the next run over the same state.dir resumes from the last commit ($n of $nrec records) and exits 0"
   else
     bad "auth: the next run resumes and exits 0 (rc $rc, records_in ${n:-?} of $nrec)" "$work/auth2.err"
