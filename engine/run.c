@@ -107,6 +107,7 @@ struct thread {
     unit_t **tasks;   /* by partition, NULL when not assigned */
     unit_t **rollups; /* by partition */
     atomic_bool assigned_once;
+    bool assigned; /* false between a revocation and the next assignment */
     bool txn_open;
     bool produce_failed, persist_ok;
     uint64_t produced; /* records produced since the last commit */
@@ -939,6 +940,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         set_offsets(th, l);
         rd_kafka_assign(rk, l);
         th->assigned_once = true;
+        th->assigned = true;
     } else {
         gs_log(GS_LOG_INFO, "revoked", "thread=%d partitions=%s", th->id, parts);
         if (!atomic_load(&th->failed) && !commit_all(th)) {
@@ -947,6 +949,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         close_all(th);
         rd_kafka_assign(rk, NULL);
+        th->assigned = false;
     }
 }
 
@@ -1113,7 +1116,8 @@ static void route(thread_t *th, rd_kafka_message_t *m)
 
 static bool thread_done(thread_t *th)
 {
-    if (!th->assigned_once) return false;
+    /* revoked and not yet assigned again: no units, but the input is not done */
+    if (!th->assigned_once || !th->assigned) return false;
     for (int p = 0; p < th->run->nparts; p++) {
         if (th->tasks[p] && !th->tasks[p]->finished) return false;
         if (th->rollups[p] && !th->rollups[p]->finished) return false;
