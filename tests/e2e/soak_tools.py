@@ -19,6 +19,11 @@
   watch    --pid P --port PORT --out FILE [--every 0.5]
       Samples /proc/P/status (VmRSS, VmHWM) and the /metrics lag and records-in until P exits;
       prints "peak_rss_kb=.. hwm_kb=.. max_lag=.. samples=.." and writes every sample to FILE.
+  lows     --bootstrap B
+      Lists partitions whose first records are gone (the embedded cluster keeps about 5 MB per
+      partition); exit 1 if any.
+  changelog --bootstrap B --topic T
+      One line per gs.txn group of each partition of a changelog topic (diagnostics).
 """
 
 import argparse
@@ -307,6 +312,24 @@ def cmd_changelog(a):
     c.close()
 
 
+def cmd_lows(a):
+    """Topics whose partitions lost their first records (the embedded cluster's size limit)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": "soak-lows"})
+    md = c.list_topics(timeout=10)
+    lost = 0
+    for t in sorted(md.topics):
+        if t.startswith("__"):
+            continue
+        for p in sorted(md.topics[t].partitions):
+            lo, hi = c.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+            if lo > 0:
+                print("%s[%d]: records before offset %d dropped (end %d)" % (t, p, lo, hi))
+                lost += 1
+    c.close()
+    sys.exit(1 if lost else 0)
+
+
 def scrape(port):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=2) as r:
@@ -369,6 +392,8 @@ def main():
     cl = sub.add_parser("changelog")
     cl.add_argument("--bootstrap", required=True)
     cl.add_argument("--topic", required=True)
+    lw = sub.add_parser("lows")
+    lw.add_argument("--bootstrap", required=True)
     w = sub.add_parser("watch")
     w.add_argument("--pid", type=int, required=True)
     w.add_argument("--port", type=int, default=0)
@@ -376,7 +401,8 @@ def main():
     w.add_argument("--every", type=float, default=0.5)
     a = ap.parse_args()
     {"garbage": cmd_garbage, "dlq-counts": cmd_dlq_counts, "alerts": cmd_alerts,
-     "watch": cmd_watch, "changelog": cmd_changelog}[a.cmd](a)
+     "watch": cmd_watch, "changelog": cmd_changelog,
+     "lows": cmd_lows}[a.cmd](a)
 
 
 if __name__ == "__main__":
