@@ -909,6 +909,7 @@ static void rewind_units(thread_t *th)
     } else {
         set_offsets(th, l);
         rd_kafka_assign(th->c, l);
+        rd_kafka_resume_partitions(th->c, l); /* the reopened units start unpaused */
         gs_log(GS_LOG_INFO, "rewound", "thread=%d partitions=%d", th->id, l->cnt);
     }
     rd_kafka_topic_partition_list_destroy(l);
@@ -939,6 +940,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         set_offsets(th, l);
         rd_kafka_assign(rk, l);
+        /* librdkafka keeps a partition paused across a revocation; the new units start unpaused */
+        rd_kafka_resume_partitions(rk, l);
         th->assigned_once = true;
         th->assigned = true;
     } else {
