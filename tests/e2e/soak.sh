@@ -99,13 +99,15 @@ scenario_crash() {
     pids+=($p)
     for _ in $(seq 600); do grep -q "event=assigned" "$work/crash.$i.err" && break; sleep 0.05; done
     sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
-    kill_at=$(now_ms)
     if kill -KILL $p 2>/dev/null; then
+      wait $p 2>/dev/null
+      # taken once it is gone: it may still write in the moment before the signal lands
+      kill_at=$(now_ms)
       echo "$kill_at" >>"$work/crash.kills"
     else
+      wait $p 2>/dev/null
       finished=$((finished + 1)) note="$note (had already exited)"
     fi
-    wait $p 2>/dev/null
     unset 'pids[-1]'
     # where it landed: inside a restore (restore_start without its restore_end) or after it
     local where=processing
