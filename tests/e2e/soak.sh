@@ -184,10 +184,11 @@ scenario_backpressure() {
   # one poll batch of 2000 before the pause applies) + 1 KiB per record applied so far (the hot
   # tables: every incident, dedup identity and window stays in memory; not bounded yet). Checked at
   # every sample: a consumer that buffered its backlog would exceed it while the lag is large.
+  # Records applied: the highest count seen (tasks leave the metric when unassigned at the end).
   bufrec=$((4 * parts * 1000 + 2000))
   local base_kb=$(((state_mb + 160) * 1024 + bufrec * 2)) worst
   worst=$(awk -v base="$base_kb" 'BEGIN { last = 0 } { rss = $2; sub("rss_kb=", "", rss); n = $4; sub("in=", "", n)
-      if (n == "None") n = last; else last = n; over = rss - (base + n); if (NR == 1 || over > w) { w = over; at = $0 } }
+      if (n != "None" && n + 0 > last) last = n + 0; over = rss - (base + last); if (NR == 1 || over > w) { w = over; at = $0 } }
       END { printf "%d %s", w / 1024, at }' "$work/bp.samples")
   peak_mb=$((peak / 1024))
   bp_note="peak RSS ${peak_mb} MiB (state.memory.bytes ${state_mb} MiB), max lag $max_lag of $nrec, ${secs} s"
