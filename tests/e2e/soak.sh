@@ -21,7 +21,7 @@
 # but the last to have been written (CreateTime) at most ALERT_WINDOW_MS before a SIGKILL; the
 # number of such copies is reported.
 # Sizes: ci (ctest e2e.soak, asan build, about 4 minutes on 2 cores) and soak (tests/soak.sh, release
-# build: 111k records in 16 partitions for the crash loop, a backlog of 1M records in 24
+# build: 184k records in 24 partitions for the crash loop, a backlog of 1M records in 24
 # partitions, 615k records with 61k bad ones in 12 partitions). The embedded cluster keeps about
 # 5 MB per partition and drops older records, so bigger cities use more partitions, and each
 # scenario checks that no record it reads was dropped.
@@ -46,7 +46,7 @@ case $size in
     bad_city=(40 40) bad_parts=3 bad_rounds=3
     ;;
   soak)
-    crash_city=(120 40) crash_parts=16 kills=20 max_delay_ms=6000
+    crash_city=(200 40) crash_parts=24 kills=20 max_delay_ms=5000
     bp_city=(1000 40) bp_parts=24
     bad_city=(600 40) bad_parts=12 bad_rounds=4
     ;;
