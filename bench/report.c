@@ -126,13 +126,15 @@ static void write_latency_md(FILE *f, const gs_bench_latency_res_t *lr, bool plo
             "%llu records (`gridstream gen --cells %d --days %d --seed 42`, %u partitions) on the "
             "embedded cluster, exactly_once, %d stream thread(s), commit.interval.ms %lld (the "
             "engine's default). Capacity in the same run: a burst of %llu records produced "
-            "before the engine starts, first record applied to last: **%.0f records/s**. Then "
+            "before the engine starts, first record applied to the burst committed: **%.0f "
+            "records/s**. Then "
             "the rest of the stream is offered, paced, at each load for %.1f s; latency is wall "
             "clock from a record handed to the producer to the first incident or alert (HOTSPOT, "
             "CRITICAL) that names the incident it opened, received by a read_committed consumer. "
             "Reference (k): Kafka alone, the same input records produced to visible to the same "
             "consumer (fetch.wait.max.ms 5); k500: the same with librdkafka's default "
-            "fetch.wait.max.ms of 500 ms, which the engine's consumer uses. commit: the engine's "
+            "fetch.wait.max.ms of 500 ms (the engine's group consumer sets 20 ms). commit: the "
+            "engine's "
             "mean commit (its /metrics); commit %%: share of the time the stream thread spent "
             "committing.\n\n",
             (unsigned long long)lr->records, lr->o.cells, lr->o.days, lr->o.partitions,
