@@ -264,7 +264,9 @@ typedef struct gs_bench_figures {
     double rss_per_cell;         /* bytes */
     double rocksdb_per_incident; /* bytes on disk */
     double memory_bytes;         /* state.memory.bytes the state figures were measured with */
-    char source[1024];           /* where the figures come from (commit, date, machine) */
+    double
+        kafka_factor;  /* e2e exactly_once 1-thread records/s over per_core_rps; 0: not measured */
+    char source[1024]; /* where the figures come from (commit, date, machine) */
 } gs_bench_figures_t;
 
 /* Reads planner_inputs from a results.json written by `bench report`. */

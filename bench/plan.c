@@ -6,8 +6,9 @@
  * The model, deliberately simple and stated in the output:
  * - load: the average raw events/s times a peak factor;
  * - CPU: a stream thread does the measured in-process records/s, times the measured multi-thread
- *   scaling, times a Kafka factor (consume, produce, transactions: assumed to halve it until the
- *   e2e mode measures it), at a target utilisation; one stream thread per core;
+ *   scaling, times a Kafka factor (consume, produce, transactions: the e2e mode's exactly_once
+ *   1-thread rate over the in-process rate when measured, else assumed to halve it), at a target
+ *   utilisation; one stream thread per core;
  * - memory: the hot table keeps every incident (no eviction yet), so incidents opened over the
  *   retention period times the measured RSS per incident, plus the measured RSS per active cell,
  *   with headroom, plus state.memory.bytes and a fixed process share per instance;
@@ -117,12 +118,17 @@ typedef struct plan_out {
     double incidents_kept, hot_bytes, memory_per_instance, disk_per_instance;
 } plan_out_t;
 
+static double kafka_factor(const gs_bench_figures_t *fg)
+{
+    return fg->kafka_factor > 0 && fg->kafka_factor <= 1 ? fg->kafka_factor : KAFKA_FACTOR;
+}
+
 static void compute(const gs_bench_figures_t *fg, const plan_in_t *in, plan_out_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->peak_eps = in->eps * PEAK_FACTOR;
     double scaling = fg->scaling > 0 && fg->scaling <= 1 ? fg->scaling : 1;
-    o->thread_rps = fg->per_core_rps * scaling * KAFKA_FACTOR * UTILISATION;
+    o->thread_rps = fg->per_core_rps * scaling * kafka_factor(fg) * UTILISATION;
     o->load_cores = (int)ceil(o->peak_eps / o->thread_rps);
     if (o->load_cores < 1) o->load_cores = 1;
     o->incidents_kept = in->incidents_per_day * in->retention_days;
@@ -195,15 +201,26 @@ static void print_assumptions(const gs_bench_figures_t *fg, FILE *f, bool md)
             "RSS per open incident, %.0f B per active cell, %.0f B of RocksDB per incident\n",
             b, fg->source, fg->per_core_rps, fg->scaling, fg->rss_per_incident, fg->rss_per_cell,
             fg->rocksdb_per_incident);
+    bool kf = fg->kafka_factor > 0 && fg->kafka_factor <= 1;
+    char kafka[256];
+    if (kf)
+        snprintf(kafka, sizeof(kafka),
+                 "through Kafka a stream thread keeps x%.3f of the in-process rate (measured: e2e "
+                 "exactly_once, 1 thread, embedded cluster on the same cores)",
+                 fg->kafka_factor);
+    else
+        snprintf(kafka, sizeof(kafka),
+                 "Kafka consume/produce/transactions halve the in-process rate (x%.1f, assumed: "
+                 "no e2e figure in these results)",
+                 KAFKA_FACTOR);
     fprintf(f,
-            "%sassumed: peak = %.0f x average; Kafka consume/produce/transactions halve the "
-            "in-process rate (x%.1f, until the e2e mode measures it); %.0f %% target CPU; one "
+            "%sassumed: peak = %.0f x average; %s; %.0f %% target CPU; one "
             "stream thread per core, at most %d cores and %.0f GiB of state per instance, at least "
             "%d instances; partitions = 2 x stream threads (at least %d); the hot table keeps "
             "every incident of the retention period (no eviction yet), x%.1f headroom; "
             "state.memory.bytes %.0f MiB + %.0f MiB per instance; disk x%.0f for compaction; Kafka "
             "brokers (changelogs, inputs) not included\n",
-            b, PEAK_FACTOR, KAFKA_FACTOR, UTILISATION * 100, CORES_PER_INSTANCE,
+            b, PEAK_FACTOR, kafka, UTILISATION * 100, CORES_PER_INSTANCE,
             gib(INSTANCE_MAX_STATE_BYTES), MIN_INSTANCES, MIN_PARTITIONS, MEMORY_HEADROOM,
             fg->memory_bytes / 1048576.0, INSTANCE_FIXED_BYTES / 1048576.0, DISK_FACTOR);
 }
@@ -232,12 +249,12 @@ static void plan_json(const gs_bench_figures_t *fg, const char *name, const plan
         "\"retention_days\":%.0f,\"peak_events_per_second\":%.3f,\"load_cores\":%d,\"cores\":%d,"
         "\"stream_threads\":%d,\"instances\":%d,\"partitions\":%d,"
         "\"memory_bytes_per_instance\":%.0f,\"disk_bytes_per_instance\":%.0f,"
-        "\"incidents_kept\":%.0f,\"assumptions\":{\"peak_factor\":%.1f,\"kafka_factor\":%.2f,"
+        "\"incidents_kept\":%.0f,\"assumptions\":{\"peak_factor\":%.1f,\"kafka_factor\":%.3f,"
         "\"utilisation\":%.2f,\"cores_per_instance\":%d,\"min_instances\":%d,"
         "\"memory_headroom\":%.2f,\"disk_factor\":%.1f},\"measured\":",
         in->cells, in->eps, in->incidents_per_day, in->retention_days, o.peak_eps, o.load_cores,
         o.cores, o.threads_per_instance * o.instances, o.instances, o.partitions,
-        o.memory_per_instance, o.disk_per_instance, o.incidents_kept, PEAK_FACTOR, KAFKA_FACTOR,
+        o.memory_per_instance, o.disk_per_instance, o.incidents_kept, PEAK_FACTOR, kafka_factor(fg),
         UTILISATION, CORES_PER_INSTANCE, MIN_INSTANCES, MEMORY_HEADROOM, DISK_FACTOR);
     gs_bench_figures_json(fg, f);
     fprintf(f, "}");
@@ -260,9 +277,9 @@ void gs_bench_figures_json(const gs_bench_figures_t *fg, FILE *f)
             "{\"planner_per_core_records_per_s\":%.1f,\"planner_scaling\":%.4f,"
             "\"planner_rss_per_incident\":%.1f,\"planner_rss_per_cell\":%.1f,"
             "\"planner_rocksdb_bytes_per_incident\":%.1f,\"planner_memory_bytes\":%.0f,"
-            "\"planner_source\":",
+            "\"planner_kafka_factor\":%.4f,\"planner_source\":",
             fg->per_core_rps, fg->scaling, fg->rss_per_incident, fg->rss_per_cell,
-            fg->rocksdb_per_incident, fg->memory_bytes);
+            fg->rocksdb_per_incident, fg->memory_bytes, fg->kafka_factor);
     gs_bench_json_str(f, fg->source);
     fprintf(f, "}");
 }
@@ -307,6 +324,8 @@ gs_err_t gs_bench_figures_load(const char *path, gs_bench_figures_t *fg, char *e
                      path, keys[i].name);
             return GS_ERR_FORMAT;
         }
+    if (!json_number(text, "planner_kafka_factor", &fg->kafka_factor)) /* older results */
+        fg->kafka_factor = 0;
     if (fg->per_core_rps <= 0) {
         snprintf(errbuf, errlen, "%s: planner_per_core_records_per_s is not positive", path);
         return GS_ERR_FORMAT;

@@ -387,6 +387,9 @@ int gs_bench_report_main(int argc, char **argv)
         if (pr.rows[k].threads <= pr.cores && pr.rows[k].scaling > 0)
             fg.scaling = pr.rows[k].scaling; /* at the most threads that have a core each */
     }
+    for (int k = 0; k < er.nrows; k++) /* through Kafka: what is left of the in-process rate */
+        if (er.rows[k].eos && er.rows[k].threads == 1 && fg.per_core_rps > 0)
+            fg.kafka_factor = er.rows[k].gs_rps / fg.per_core_rps;
     const gs_bench_state_row_t *big = &sr.rows[sr.nrows - 1];
     fg.rss_per_incident = big->rss_per_incident;
     fg.rss_per_cell = big->rss_per_cell;
