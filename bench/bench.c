@@ -24,26 +24,13 @@
 #include "params.h"
 #include "recfile.h"
 #include "replay.h"
+#include "validate.h"
 
 double gs_bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const ProtobufCMessageDescriptor *desc_of(int src)
-{
-    switch (src) {
-    case GS_SRC_REPORTS:
-        return &gridstream__v1__report__descriptor;
-    case GS_SRC_SENSORS:
-        return &gridstream__v1__sensor_reading__descriptor;
-    case GS_SRC_VIDEO:
-        return &gridstream__v1__video_detection__descriptor;
-    default:
-        return &gridstream__v1__case_event__descriptor;
-    }
 }
 
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
@@ -170,8 +157,8 @@ static uint64_t decode_all(const char *input, uint32_t nparts, uint64_t *bytes)
             }
             gs_rec_t rec;
             while (gs_recreader_next(&rd, &rec, err, sizeof(err)) == GS_OK) {
-                ProtobufCMessage *m =
-                    protobuf_c_message_unpack(desc_of(s), NULL, rec.vlen, rec.val);
+                ProtobufCMessage *m = protobuf_c_message_unpack(
+                    gs_source_descriptor((gs_source_t)s), NULL, rec.vlen, rec.val);
                 if (m) protobuf_c_message_free_unpacked(m, NULL);
                 n++;
                 *bytes += rec.vlen;

@@ -26,6 +26,7 @@
 #include "recfile.h"
 #include "replay.h"
 #include "rollup.h"
+#include "validate.h"
 
 typedef struct membuf {
     uint8_t *p;
@@ -230,20 +231,6 @@ static void *run_gridstream(void *arg)
     return NULL;
 }
 
-static const ProtobufCMessageDescriptor *desc_of(int src)
-{
-    switch (src) {
-    case GS_SRC_REPORTS:
-        return &gridstream__v1__report__descriptor;
-    case GS_SRC_SENSORS:
-        return &gridstream__v1__sensor_reading__descriptor;
-    case GS_SRC_VIDEO:
-        return &gridstream__v1__video_detection__descriptor;
-    default:
-        return &gridstream__v1__case_event__descriptor;
-    }
-}
-
 static void *run_decode(void *arg)
 {
     worker_t *w = arg;
@@ -255,8 +242,8 @@ static void *run_decode(void *arg)
             gs_recreader_t rd = {.data = b->p, .size = b->len};
             gs_rec_t rec;
             while (gs_recreader_next(&rd, &rec, err, sizeof(err)) == GS_OK) {
-                ProtobufCMessage *m =
-                    protobuf_c_message_unpack(desc_of(s), NULL, rec.vlen, rec.val);
+                ProtobufCMessage *m = protobuf_c_message_unpack(
+                    gs_source_descriptor((gs_source_t)s), NULL, rec.vlen, rec.val);
                 if (m) protobuf_c_message_free_unpacked(m, NULL);
                 w->decoded++;
             }

@@ -342,6 +342,11 @@ static const ProtobufCMessageDescriptor *const gs_validate_desc[GS_SRC__COUNT] =
     &gridstream__v1__case_event__descriptor,
 };
 
+const ProtobufCMessageDescriptor *gs_source_descriptor(gs_source_t src)
+{
+    return gs_validate_desc[src];
+}
+
 gs_err_t gs_validate(gs_source_t src, const void *key, size_t klen, const void *val, size_t vlen,
                      gs_arena_t *arena, gs_event_t *ev)
 {

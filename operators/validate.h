@@ -26,6 +26,9 @@ void gs_arena_fini(gs_arena_t *a);
 /* The latest event time accepted: 9999-12-31T23:59:59.999Z. */
 #define GS_TIME_LATEST INT64_C(253402300799999)
 
+/* The protobuf-c descriptor of topic `src`'s message type. */
+const ProtobufCMessageDescriptor *gs_source_descriptor(gs_source_t src);
+
 /*
  * Decodes `val` as the message type of topic `src` and applies SPEC §3's checks in order
  * (decode, missing_id, invalid_enum, invalid_cell, invalid_problem_code, invalid_time,
