@@ -79,7 +79,8 @@ typedef struct unit {
     int64_t seq;           /* last committed seq */
     int64_t marker_offset; /* delivery report of this commit's marker */
     bool marker_sent, staged;
-    gs_statedb_batch_t *batch;
+    gs_statedb_batch_t *batch; /* staged entries of this commit */
+    gs_statedb_batch_t *spare; /* the previous commit's, while the state writer may hold it */
     /* task inputs */
     msgq_t q[GS_SRC__COUNT];
     bool paused[GS_SRC__COUNT];
@@ -100,9 +101,10 @@ struct thread {
     gs_run_t *run;
     int id;
     pthread_t tid;
-    rd_kafka_t *c;  /* group consumer */
-    rd_kafka_t *pr; /* producer */
-    rd_kafka_t *rc; /* restore consumer */
+    rd_kafka_t *c;               /* group consumer */
+    rd_kafka_t *pr;              /* producer */
+    rd_kafka_t *rc;              /* restore consumer */
+    gs_statedb_writer_t *writer; /* writes committed state to RocksDB off this thread */
     rd_kafka_topic_t *out_rkt[GS_OUT__COUNT], *part_rkt, *clog_rkt[2];
     unit_t **tasks;   /* by partition, NULL when not assigned */
     unit_t **rollups; /* by partition */
@@ -538,6 +540,7 @@ static void unit_free(unit_t *u)
     gs_task_destroy(u->task);
     gs_rollup_destroy(u->rollup);
     gs_statedb_batch_destroy(u->batch);
+    gs_statedb_batch_destroy(u->spare);
     free(u);
 }
 
@@ -555,7 +558,7 @@ static unit_t *unit_open(thread_t *th, int kind, int32_t p)
     u->marker_offset = -1;
     for (int s = 0; s < GS_SRC__COUNT; s++)
         gs_arena_init(&u->arena[s], 4096);
-    if (!(u->batch = gs_statedb_batch_new())) goto fail;
+    if (!(u->batch = gs_statedb_batch_new()) || !(u->spare = gs_statedb_batch_new())) goto fail;
     char err[512];
     gs_checkpoint_t cp;
     if (gs_statedb_checkpoint(r->db, u->dbid, &cp, err, sizeof(err)) != GS_OK) {
@@ -719,6 +722,11 @@ static void persist_unit(thread_t *th, unit_t *u)
         /* no delivery report (cannot happen after a successful flush): keep the old checkpoint,
          * the changelog has the commit */
         gs_statedb_batch_clear(u->batch);
+    } else if (gs_statedb_writer_submit(th->writer, u->batch, u->dbid, &cp) == GS_OK) {
+        /* the writer holds this batch until the next commit's wait; stage into the other one */
+        gs_statedb_batch_t *b = u->batch;
+        u->batch = u->spare;
+        u->spare = b;
     } else if (gs_statedb_commit(th->run->db, u->batch, u->dbid, &cp, true, err, sizeof(err)) !=
                GS_OK) {
         gs_log(GS_LOG_ERROR, "state_write_failed", "thread=%d error=%s", th->id, err);
@@ -727,6 +735,18 @@ static void persist_unit(thread_t *th, unit_t *u)
     u->seq++;
     for (int i = 0; i < u->npos; i++)
         u->committed_pos[i] = u->pos[i];
+}
+
+/*
+ * Waits for the state writer to finish every batch handed to it. False (logged) if a write failed:
+ * the thread must stop; RocksDB keeps an earlier commit, and the changelog has the rest.
+ */
+static bool persist_wait(thread_t *th)
+{
+    char err[512];
+    if (!th->writer || gs_statedb_writer_wait(th->writer, err, sizeof(err)) == GS_OK) return true;
+    gs_log(GS_LOG_ERROR, "state_write_failed", "thread=%d error=%s", th->id, err);
+    return false;
 }
 
 static rd_kafka_topic_partition_list_t *positions(thread_t *th)
@@ -943,14 +963,16 @@ static bool commit_all(thread_t *th)
         }
         rd_kafka_topic_partition_list_destroy(l);
     }
-    /* committed: now the same state goes to RocksDB with the new checkpoint */
+    /* committed: now the same state goes to RocksDB with the new checkpoint, on the writer's
+     * thread; the previous commit's writes end first (in order; and their batches come back) */
     int64_t p2 = now_ms();
-    th->persist_ok = true;
+    th->persist_ok = persist_wait(th);
+    int64_t p3 = now_ms();
     for_units(th, persist_unit);
     gs_log(GS_LOG_DEBUG, "commit_phases",
            "thread=%d build_ms=%" PRId64 " deliver_ms=%" PRId64 " txn_ms=%" PRId64
-           " persist_ms=%" PRId64,
-           th->id, p0 - th->last_commit, p1 - p0, p2 - p1, now_ms() - p2);
+           " persist_wait_ms=%" PRId64 " persist_ms=%" PRId64,
+           th->id, p0 - th->last_commit, p1 - p0, p2 - p1, p3 - p2, now_ms() - p3);
     ADD(r->commits, 1);
     struct timespec c1;
     clock_gettime(CLOCK_MONOTONIC, &c1);
@@ -973,6 +995,11 @@ static int topic_index(const gs_run_t *r, const char *name)
 
 static void close_all(thread_t *th)
 {
+    /* the writer may hold the units' batches; and a unit opened later reads what it wrote */
+    if (!persist_wait(th)) {
+        atomic_store(&th->failed, true);
+        atomic_store(&th->run->stop, true);
+    }
     for (int p = 0; p < th->run->nparts; p++) {
         unit_free(th->tasks[p]);
         unit_free(th->rollups[p]);
@@ -1456,12 +1483,20 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
             return false;
         }
     }
-    return true;
+    return (th->writer = gs_statedb_writer_new(r->db, err, errlen)) != NULL;
 }
 
 static void thread_fini(thread_t *th)
 {
     close_all(th);
+    if (th->writer) {
+        uint64_t nb, ne, ns;
+        gs_statedb_writer_stats(th->writer, &nb, &ne, &ns);
+        gs_log(GS_LOG_DEBUG, "state_writer",
+               "thread=%d batches=%" PRIu64 " entries=%" PRIu64 " busy_ms=%" PRIu64, th->id, nb, ne,
+               ns / 1000000);
+    }
+    gs_statedb_writer_destroy(th->writer);
     for (int o = 0; o < GS_OUT__COUNT; o++)
         if (th->out_rkt[o]) rd_kafka_topic_destroy(th->out_rkt[o]);
     if (th->part_rkt) rd_kafka_topic_destroy(th->part_rkt);
@@ -1526,7 +1561,14 @@ static void *thread_main(void *arg)
                 atomic_store(&r->stop, true);
                 break;
             }
-            atomic_store(&th->done, r->o.until_end && thread_done(th));
+            /* done means committed, RocksDB included */
+            bool done = r->o.until_end && thread_done(th);
+            if (done && !persist_wait(th)) {
+                atomic_store(&th->failed, true);
+                atomic_store(&r->stop, true);
+                break;
+            }
+            atomic_store(&th->done, done);
         }
         if (now - last_gauges >= 500) {
             update_gauges(th);

@@ -76,6 +76,43 @@ void gs_statedb_batch_put(gs_statedb_batch_t *b, uint32_t task, gs_ns_t ns, cons
 gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
                            const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen);
 
+/*
+ * A background writer: one thread that writes commit batches (WAL on) in the order they were
+ * submitted, so that step 3 of the commit protocol, which only follows a committed transaction,
+ * no longer holds up the stream thread. Writes complete in order, and each carries its own
+ * checkpoint, so a crash at any point leaves RocksDB at some earlier commit, which the changelog
+ * brings forward at the next restore.
+ *
+ * Ownership and threads: a writer belongs to one stream thread, which alone calls submit, wait and
+ * destroy. A submitted batch belongs to the writer until the next gs_statedb_writer_wait()
+ * returns; the caller must not touch it before then (double-buffer: stage into another batch).
+ */
+typedef struct gs_statedb_writer gs_statedb_writer_t;
+
+/* Starts the writer thread. NULL with the reason in errbuf. */
+gs_statedb_writer_t *gs_statedb_writer_new(gs_statedb_t *db, char *errbuf, size_t errlen);
+
+/* Waits for every submitted batch, then stops the thread. NULL is a no-op. */
+void gs_statedb_writer_destroy(gs_statedb_writer_t *w);
+
+/*
+ * Queues batch `b` with task `task`'s checkpoint `cp` (copied). GS_ERR_NOMEM if the queue cannot
+ * grow (nothing queued; the caller may write synchronously instead).
+ */
+gs_err_t gs_statedb_writer_submit(gs_statedb_writer_t *w, gs_statedb_batch_t *b, uint32_t task,
+                                  const gs_checkpoint_t *cp);
+
+/*
+ * Waits until every submitted batch is written (and cleared). Returns GS_OK, or the first error
+ * since the previous call with its message in errbuf; batches after a failed one are still
+ * written (each is a complete commit with its own checkpoint), and the caller stops.
+ */
+gs_err_t gs_statedb_writer_wait(gs_statedb_writer_t *w, char *errbuf, size_t errlen);
+
+/* Totals so far: batches written, their entries, and the time spent writing them. */
+void gs_statedb_writer_stats(gs_statedb_writer_t *w, uint64_t *batches, uint64_t *entries,
+                             uint64_t *busy_ns);
+
 /* The checkpoint of `task`; changelog_offset -1 if it has none. */
 gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t *cp, char *errbuf,
                                size_t errlen);
