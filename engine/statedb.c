@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ struct gs_statedb {
 };
 
 struct gs_statedb_batch {
-    rocksdb_writebatch_t *wb;
+    rocksdb_writebatch_t *wb; /* kept between commits: its buffer is reused, not regrown */
     /* the target database's handles are only known at commit: entries wait here in encoded form */
     uint8_t *buf;
     size_t len, cap, count;
@@ -153,8 +154,16 @@ gs_statedb_batch_t *gs_statedb_batch_new(void)
 void gs_statedb_batch_destroy(gs_statedb_batch_t *b)
 {
     if (!b) return;
+    if (b->wb) rocksdb_writebatch_destroy(b->wb);
     free(b->buf);
     free(b);
+}
+
+void gs_statedb_batch_release(gs_statedb_batch_t *b)
+{
+    if (b->wb) rocksdb_writebatch_destroy(b->wb);
+    free(b->buf);
+    *b = (gs_statedb_batch_t){0};
 }
 
 void gs_statedb_batch_clear(gs_statedb_batch_t *b)
@@ -215,7 +224,9 @@ void gs_statedb_stage(gs_statedb_batch_t *b, uint32_t task, gs_store_t *st,
 gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
                            const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    if (!b->wb) b->wb = rocksdb_writebatch_create();
+    rocksdb_writebatch_t *wb = b->wb;
+    rocksdb_writebatch_clear(wb);
     size_t n = 0;
     for (size_t off = 0; off < b->len; n++) {
         const uint8_t *p = b->buf + off;
@@ -229,7 +240,7 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
         off += 10 + kl + vl;
     }
     if (n != b->count) {
-        rocksdb_writebatch_destroy(wb);
+        rocksdb_writebatch_clear(wb);
         snprintf(errbuf, errlen, "task %u: state batch incomplete (out of memory)", task);
         return GS_ERR_NOMEM;
     }
@@ -244,7 +255,7 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
                               sizeof(cv));
     char *err = NULL;
     rocksdb_write(db->db, wal ? db->wo_sync : db->wo_nowal, wb, &err);
-    rocksdb_writebatch_destroy(wb);
+    rocksdb_writebatch_clear(wb);
     if (err) {
         snprintf(errbuf, errlen, "task %u: RocksDB write: %s", task, err);
         free(err);
@@ -252,6 +263,117 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
     }
     gs_statedb_batch_clear(b);
     return GS_OK;
+}
+
+/* ---- restore writer --------------------------------------------------------------------------
+ */
+
+struct gs_statedb_writer {
+    gs_statedb_t *db;
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* a batch handed over, a batch written, or quit */
+    /* under mu */
+    gs_statedb_batch_t *b; /* in flight; NULL when idle */
+    uint32_t task;
+    gs_checkpoint_t cp;
+    bool quit;
+    gs_err_t err; /* the first failed write */
+    char errbuf[512];
+};
+
+static void *writer_main(void *arg)
+{
+    gs_statedb_writer_t *w = arg;
+    char eb[512];
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->b && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->b) break;
+        gs_statedb_batch_t *b = w->b;
+        uint32_t task = w->task;
+        gs_checkpoint_t cp = w->cp;
+        pthread_mutex_unlock(&w->mu);
+        gs_err_t e = gs_statedb_commit(w->db, b, task, &cp, false, eb, sizeof(eb));
+        pthread_mutex_lock(&w->mu);
+        if (e != GS_OK && w->err == GS_OK) {
+            w->err = e;
+            snprintf(w->errbuf, sizeof(w->errbuf), "%s", eb);
+        }
+        w->b = NULL;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+gs_statedb_writer_t *gs_statedb_writer_new(gs_statedb_t *db)
+{
+    gs_statedb_writer_t *w = calloc(1, sizeof(*w));
+    if (!w) return NULL;
+    w->db = db;
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        free(w);
+        return NULL;
+    }
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return NULL;
+    }
+    if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* Called with mu held: waits until nothing is in flight; the first error, if any. */
+static gs_err_t writer_idle(gs_statedb_writer_t *w, char *errbuf, size_t errlen)
+{
+    while (w->b)
+        pthread_cond_wait(&w->cv, &w->mu);
+    if (w->err != GS_OK) snprintf(errbuf, errlen, "%s", w->errbuf);
+    return w->err;
+}
+
+gs_err_t gs_statedb_writer_submit(gs_statedb_writer_t *w, gs_statedb_batch_t *b, uint32_t task,
+                                  const gs_checkpoint_t *cp, char *errbuf, size_t errlen)
+{
+    pthread_mutex_lock(&w->mu);
+    gs_err_t e = writer_idle(w, errbuf, errlen);
+    if (e == GS_OK) {
+        w->b = b;
+        w->task = task;
+        w->cp = *cp;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return e;
+}
+
+gs_err_t gs_statedb_writer_wait(gs_statedb_writer_t *w, char *errbuf, size_t errlen)
+{
+    pthread_mutex_lock(&w->mu);
+    gs_err_t e = writer_idle(w, errbuf, errlen);
+    pthread_mutex_unlock(&w->mu);
+    return e;
+}
+
+void gs_statedb_writer_destroy(gs_statedb_writer_t *w)
+{
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true; /* the thread writes what is in flight first */
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->tid, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
 }
 
 gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t *cp, char *errbuf,

@@ -55,7 +55,9 @@ typedef void (*gs_changelog_fn)(void *ctx, uint32_t task, gs_ns_t ns, const void
 
 gs_statedb_batch_t *gs_statedb_batch_new(void);
 void gs_statedb_batch_destroy(gs_statedb_batch_t *b); /* NULL is a no-op */
-void gs_statedb_batch_clear(gs_statedb_batch_t *b);
+void gs_statedb_batch_clear(gs_statedb_batch_t *b);   /* keeps its memory for the next entries */
+/* Empties the batch and frees the memory it holds (after a restore's large batches). */
+void gs_statedb_batch_release(gs_statedb_batch_t *b);
 size_t gs_statedb_batch_count(const gs_statedb_batch_t *b);
 
 /*
@@ -75,6 +77,35 @@ void gs_statedb_batch_put(gs_statedb_batch_t *b, uint32_t task, gs_ns_t ns, cons
  */
 gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
                            const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen);
+
+/*
+ * A writer thread for restore batches: gs_statedb_commit(..., wal=false) of each batch handed to
+ * it, in the order handed, so that fetching the next prefix of a changelog overlaps the RocksDB
+ * write of the previous one. At most one batch is in flight (double buffering). Single producer:
+ * one thread (the restoring stream thread) calls submit, wait and destroy.
+ *
+ * The first failed write is kept: every later submit and wait returns it, and no batch is written
+ * after it, so a checkpoint is never written behind a prefix that is missing.
+ */
+typedef struct gs_statedb_writer gs_statedb_writer_t;
+
+/* Starts the writer thread. NULL on failure (no memory, no thread). */
+gs_statedb_writer_t *gs_statedb_writer_new(gs_statedb_t *db);
+
+/*
+ * Waits until the batch in flight is written, then lends `b` to the writer, to be written with
+ * `cp` (copied) for task `task`. The caller must not touch `b` until a later submit, wait or
+ * destroy has returned; the writer clears it once written. Returns the first write error (with
+ * its message in errbuf) without taking `b`, or GS_OK.
+ */
+gs_err_t gs_statedb_writer_submit(gs_statedb_writer_t *w, gs_statedb_batch_t *b, uint32_t task,
+                                  const gs_checkpoint_t *cp, char *errbuf, size_t errlen);
+
+/* Waits until the batch in flight (if any) is written; returns the first write error, or GS_OK. */
+gs_err_t gs_statedb_writer_wait(gs_statedb_writer_t *w, char *errbuf, size_t errlen);
+
+/* Waits for the batch in flight and stops the thread. NULL is a no-op. */
+void gs_statedb_writer_destroy(gs_statedb_writer_t *w);
 
 /* The checkpoint of `task`; changelog_offset -1 if it has none. */
 gs_err_t gs_statedb_checkpoint(gs_statedb_t *db, uint32_t task, gs_checkpoint_t *cp, char *errbuf,
