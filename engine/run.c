@@ -390,6 +390,9 @@ static bool load_one(void *ctx, const void *key, size_t klen, const void *val, s
     return true;
 }
 
+#define RESTORE_BATCH 50000 /* entries per RocksDB write of a restore */
+#define RESTORE_POLL 1024   /* messages taken from the restore consumer's queue at once */
+
 /*
  * Reads changelog partition `p` of `topic` from the checkpoint to its end into RocksDB (restore
  * batches, WAL off) and updates *cp. Returns false with a logged reason on failure.
@@ -451,13 +454,26 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         return false;
     }
     char err[512];
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(th->rc, 200);
-        if (atomic_load(&r->stop) && !m) {
-            ok = false;
-            break;
+    /* Messages are taken from the queue in bursts (what is there, up to RESTORE_POLL; one blocking
+     * poll when it is empty), bookkeeping is per burst. Every RESTORE_BATCH entries the batch goes
+     * to a writer thread with the checkpoint of that prefix, and the reader goes on in the other
+     * batch; the writer writes them in order, one at a time. */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(th->rc);
+    rd_kafka_message_t *ms[RESTORE_POLL];
+    gs_statedb_batch_t *cur = u->batch, *spare = NULL;
+    gs_statedb_writer_t *wr = NULL;
+    bool end = false;
+    while (ok && !end) {
+        ssize_t n = q ? rd_kafka_consume_batch_queue(q, 0, ms, RESTORE_POLL) : 0;
+        if (n <= 0) {
+            n = 0;
+            if ((ms[0] = rd_kafka_consumer_poll(th->rc, 200))) n = 1;
         }
-        if (!m) {
+        if (n == 0) {
+            if (atomic_load(&r->stop)) {
+                ok = false;
+                break;
+            }
             if (now_ms() - last > 60000) {
                 gs_log(GS_LOG_ERROR, "restore_failed", "topic=%s partition=%d error=%s", topic,
                        u->p, "no end of partition within 60 s");
@@ -467,46 +483,76 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
             continue;
         }
         last = now_ms();
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        uint64_t added = 0;
+        ssize_t i = 0;
+        for (; i < n && ok && !end; i++) {
+            rd_kafka_message_t *m = ms[i];
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                rd_kafka_message_destroy(m);
+                end = true;
+                continue;
+            }
+            if (m->err) {
+                gs_log(GS_LOG_WARN, "restore_error", "topic=%s partition=%d error=%s", topic, u->p,
+                       rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            const void *hv = NULL;
+            size_t hl = 0;
+            rd_kafka_headers_t *hs = NULL;
+            if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_header_get_last(hs, GS_CLOG_HEADER, &hv, &hl);
+            gs_err_t ge =
+                gs_clog_reader_add(rd, m->offset, m->key, m->key_len, m->payload, m->len, hv, hl);
+            int64_t m_offset = m->offset;
             rd_kafka_message_destroy(m);
-            break;
-        }
-        if (m->err) {
-            gs_log(GS_LOG_WARN, "restore_error", "topic=%s partition=%d error=%s", topic, u->p,
-                   rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        const void *hv = NULL;
-        size_t hl = 0;
-        rd_kafka_headers_t *hs = NULL;
-        if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_header_get_last(hs, GS_CLOG_HEADER, &hv, &hl);
-        gs_err_t ge =
-            gs_clog_reader_add(rd, m->offset, m->key, m->key_len, m->payload, m->len, hv, hl);
-        int64_t m_offset = m->offset;
-        rd_kafka_message_destroy(m);
-        if (progress) gs_counter_inc(progress);
-        gs_health_beat(r->h, th->id, gs_health_now_ms());
-        if (ge != GS_OK) {
-            ok = false;
-            break;
-        }
-        if (m_offset + 1 >= hi) break; /* the end seen at the start: no need to wait for EOF */
-        if (gs_statedb_batch_count(u->batch) >= 50000) { /* bound the batch: commit a prefix */
-            if (gs_statedb_commit(r->db, u->batch, u->dbid, gs_clog_reader_checkpoint(rd), false,
-                                  err, sizeof(err)) != GS_OK) {
+            added++;
+            if (ge != GS_OK) {
+                ok = false;
+                continue;
+            }
+            if (m_offset + 1 >= hi) { /* the end seen at the start: no need to wait for EOF */
+                end = true;
+                continue;
+            }
+            if (gs_statedb_batch_count(cur) < RESTORE_BATCH) continue;
+            /* bound the batch: write this prefix, with its checkpoint, and go on in the other */
+            if (!wr && !spare && (spare = gs_statedb_batch_new()))
+                wr = gs_statedb_writer_new(r->db);
+            gs_err_t we;
+            if (wr) {
+                we = gs_statedb_writer_submit(wr, cur, u->dbid, gs_clog_reader_checkpoint(rd), err,
+                                              sizeof(err));
+                if (we == GS_OK) {
+                    cur = cur == u->batch ? spare : u->batch;
+                    gs_clog_reader_set_out(rd, cur);
+                }
+            } else { /* no second batch or thread: write it here */
+                we = gs_statedb_commit(r->db, cur, u->dbid, gs_clog_reader_checkpoint(rd), false,
+                                       err, sizeof(err));
+            }
+            if (we != GS_OK) {
                 gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
                 ok = false;
-                break;
             }
         }
+        for (; i < n; i++) /* after the end or a failure */
+            rd_kafka_message_destroy(ms[i]);
+        if (progress) gs_counter_add(progress, added);
+        gs_health_beat(r->h, th->id, gs_health_now_ms());
     }
+    if (q) rd_kafka_queue_destroy(q);
     rd_kafka_assign(th->rc, NULL);
+    /* every prefix is written (or has failed) before the final checkpoint */
+    if (wr && gs_statedb_writer_wait(wr, err, sizeof(err)) != GS_OK && ok) {
+        gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
+        ok = false;
+    }
     if (ok) {
         gs_clog_reader_end(rd);
         *cp = *gs_clog_reader_checkpoint(rd);
-        if (gs_statedb_commit(r->db, u->batch, u->dbid, cp, true, err, sizeof(err)) != GS_OK) {
+        if (gs_statedb_commit(r->db, cur, u->dbid, cp, true, err, sizeof(err)) != GS_OK) {
             gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
             ok = false;
         }
@@ -520,7 +566,9 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
                cp->seq, now_ms() - t0);
     }
     if (u->kind == U_TASK) gs_health_task_restoring(r->h, (uint32_t)u->p, false);
-    gs_statedb_batch_clear(u->batch);
+    gs_statedb_writer_destroy(wr);      /* nothing in flight: waited above */
+    gs_statedb_batch_release(u->batch); /* restore batches are large; commits are small */
+    gs_statedb_batch_destroy(spare);
     gs_clog_reader_destroy(rd);
     return ok;
 }
