@@ -1447,7 +1447,10 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
         return false;
     }
     rd_kafka_poll_set_consumer(th->c);
-    /* restore consumer: assign only, to the end of a partition */
+    /* restore consumer: assign only, to the end of a partition. librdkafka 2.0 stops fetching for
+     * up to a second whenever its queue holds queued.min.messages (default 100 000): a restore that
+     * applies them faster than that waited out most of every second. A million (still bounded by
+     * queued.max.messages.kbytes, 64 MB by default) is more than a second's worth. */
     if (!(conf = base_conf(r, false, err, errlen))) return false;
     snprintf(v, sizeof(v), "%s-%s-%d-restore", r->cfg.application_id, r->instance, th->id);
     if (!conf_set(conf, "group.id", v, err, errlen) ||
@@ -1456,6 +1459,7 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
         !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         !conf_set(conf, "enable.partition.eof", "true", err, errlen) ||
         !conf_set(conf, "fetch.wait.max.ms", "20", err, errlen) ||
+        !conf_set(conf, "queued.min.messages", "1000000", err, errlen) ||
         !conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return false;
