@@ -157,6 +157,11 @@ const gs_checkpoint_t *gs_clog_reader_checkpoint(const gs_clog_reader_t *r)
     return &r->applied;
 }
 
+void gs_clog_reader_set_out(gs_clog_reader_t *r, gs_statedb_batch_t *out)
+{
+    r->out = out;
+}
+
 void gs_clog_reader_limit(gs_clog_reader_t *r, int64_t max_seq)
 {
     r->max_seq = max_seq;

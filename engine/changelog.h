@@ -74,6 +74,12 @@ gs_err_t gs_clog_reader_add(gs_clog_reader_t *r, int64_t offset, const void *key
 const gs_checkpoint_t *gs_clog_reader_checkpoint(const gs_clog_reader_t *r);
 
 /*
+ * Groups applied from now on go to `out` instead (restore hands full batches to a writer and goes
+ * on in another). The checkpoint keeps describing everything applied so far, in every batch.
+ */
+void gs_clog_reader_set_out(gs_clog_reader_t *r, gs_statedb_batch_t *out);
+
+/*
  * Drops every group whose sequence is above `max_seq`. For a writer that knows what it committed
  * (a rewind after an abort): without transaction markers (the embedded cluster) the aborted
  * attempt would otherwise be read back as the last, complete group.

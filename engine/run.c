@@ -392,9 +392,13 @@ static bool load_one(void *ctx, const void *key, size_t klen, const void *val, s
     return true;
 }
 
+#define RESTORE_BATCH 50000 /* entries per RocksDB write of a restore */
+#define RESTORE_POLL 1024   /* messages taken from the restore consumer's queue at once */
+
 /*
  * Reads changelog partition `p` of `topic` from the checkpoint to its end into RocksDB (restore
- * batches, WAL off) and updates *cp. Returns false with a logged reason on failure.
+ * batches of RESTORE_BATCH entries through the state writer, WAL on) and updates *cp. Returns
+ * false with a logged reason on failure.
  */
 static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_checkpoint_t *cp)
 {
@@ -453,13 +457,25 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
         return false;
     }
     char err[512];
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(th->rc, 200);
-        if (atomic_load(&r->stop) && !m) {
-            ok = false;
-            break;
+    /* Messages are taken from the queue in bursts (what is there, up to RESTORE_POLL; one blocking
+     * poll when it is empty), bookkeeping is per burst. Every RESTORE_BATCH entries the batch goes
+     * to a writer thread with the checkpoint of that prefix, and the reader goes on in the other
+     * batch; the writer writes them in order, one at a time. */
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(th->rc);
+    rd_kafka_message_t *ms[RESTORE_POLL];
+    gs_statedb_batch_t *cur = u->batch;
+    bool end = false;
+    while (ok && !end) {
+        ssize_t n = q ? rd_kafka_consume_batch_queue(q, 0, ms, RESTORE_POLL) : 0;
+        if (n <= 0) {
+            n = 0;
+            if ((ms[0] = rd_kafka_consumer_poll(th->rc, 200))) n = 1;
         }
-        if (!m) {
+        if (n == 0) {
+            if (atomic_load(&r->stop)) {
+                ok = false;
+                break;
+            }
             if (now_ms() - last > 60000) {
                 gs_log(GS_LOG_ERROR, "restore_failed", "topic=%s partition=%d error=%s", topic,
                        u->p, "no end of partition within 60 s");
@@ -469,46 +485,78 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
             continue;
         }
         last = now_ms();
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        uint64_t added = 0;
+        ssize_t i = 0;
+        for (; i < n && ok && !end; i++) {
+            rd_kafka_message_t *m = ms[i];
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                rd_kafka_message_destroy(m);
+                end = true;
+                continue;
+            }
+            if (m->err) {
+                gs_log(GS_LOG_WARN, "restore_error", "topic=%s partition=%d error=%s", topic, u->p,
+                       rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            const void *hv = NULL;
+            size_t hl = 0;
+            rd_kafka_headers_t *hs = NULL;
+            if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_header_get_last(hs, GS_CLOG_HEADER, &hv, &hl);
+            gs_err_t ge =
+                gs_clog_reader_add(rd, m->offset, m->key, m->key_len, m->payload, m->len, hv, hl);
+            int64_t m_offset = m->offset;
             rd_kafka_message_destroy(m);
-            break;
-        }
-        if (m->err) {
-            gs_log(GS_LOG_WARN, "restore_error", "topic=%s partition=%d error=%s", topic, u->p,
-                   rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        const void *hv = NULL;
-        size_t hl = 0;
-        rd_kafka_headers_t *hs = NULL;
-        if (rd_kafka_message_headers(m, &hs) == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_header_get_last(hs, GS_CLOG_HEADER, &hv, &hl);
-        gs_err_t ge =
-            gs_clog_reader_add(rd, m->offset, m->key, m->key_len, m->payload, m->len, hv, hl);
-        int64_t m_offset = m->offset;
-        rd_kafka_message_destroy(m);
-        if (progress) gs_counter_inc(progress);
-        gs_health_beat(r->h, th->id, gs_health_now_ms());
-        if (ge != GS_OK) {
-            ok = false;
-            break;
-        }
-        if (m_offset + 1 >= hi) break; /* the end seen at the start: no need to wait for EOF */
-        if (gs_statedb_batch_count(u->batch) >= 50000) { /* bound the batch: commit a prefix */
-            if (gs_statedb_commit(r->db, u->batch, u->dbid, gs_clog_reader_checkpoint(rd), false,
-                                  err, sizeof(err)) != GS_OK) {
+            added++;
+            if (ge != GS_OK) {
+                ok = false;
+                continue;
+            }
+            if (m_offset + 1 >= hi) { /* the end seen at the start: no need to wait for EOF */
+                end = true;
+                continue;
+            }
+            if (gs_statedb_batch_count(cur) < RESTORE_BATCH) continue;
+            /* bound the batch: write this prefix, with its checkpoint, and go on in the other */
+            /* the other batch must be back before we go on in it: one prefix in flight. With the
+             * WAL: prefixes written without it could be lost in a crash while a later checkpoint,
+             * in another column family, survives (RocksDB recovers each family's memtable from
+             * the WAL only) */
+            gs_err_t we = gs_statedb_writer_wait(th->writer, err, sizeof(err));
+            if (we == GS_OK)
+                we =
+                    gs_statedb_writer_submit(th->writer, cur, u->dbid,
+                                             gs_clog_reader_checkpoint(rd), true, err, sizeof(err));
+            if (we == GS_ERR_NOMEM) /* no room in the queue: write it here */
+                we = gs_statedb_commit(r->db, cur, u->dbid, gs_clog_reader_checkpoint(rd), true,
+                                       err, sizeof(err));
+            else if (we == GS_OK) {
+                cur = cur == u->batch ? u->spare : u->batch;
+                gs_clog_reader_set_out(rd, cur);
+            }
+            if (we != GS_OK) {
                 gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
                 ok = false;
-                break;
             }
         }
+        for (; i < n; i++) /* after the end or a failure */
+            rd_kafka_message_destroy(ms[i]);
+        if (progress) gs_counter_add(progress, added);
+        gs_health_beat(r->h, th->id, gs_health_now_ms());
     }
+    if (q) rd_kafka_queue_destroy(q);
     rd_kafka_assign(th->rc, NULL);
+    /* every prefix is written (or has failed) before the final checkpoint */
+    if (gs_statedb_writer_wait(th->writer, err, sizeof(err)) != GS_OK && ok) {
+        gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
+        ok = false;
+    }
     if (ok) {
         gs_clog_reader_end(rd);
         *cp = *gs_clog_reader_checkpoint(rd);
-        if (gs_statedb_commit(r->db, u->batch, u->dbid, cp, true, err, sizeof(err)) != GS_OK) {
+        if (gs_statedb_commit(r->db, cur, u->dbid, cp, true, err, sizeof(err)) != GS_OK) {
             gs_log(GS_LOG_ERROR, "restore_failed", "error=%s", err);
             ok = false;
         }
@@ -522,7 +570,9 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
                cp->seq, now_ms() - t0);
     }
     if (u->kind == U_TASK) gs_health_task_restoring(r->h, (uint32_t)u->p, false);
-    gs_statedb_batch_clear(u->batch);
+    /* nothing in flight (waited above); restore batches are large, commits' small */
+    gs_statedb_batch_release(u->batch);
+    gs_statedb_batch_release(u->spare);
     gs_clog_reader_destroy(rd);
     return ok;
 }
@@ -722,15 +772,19 @@ static void persist_unit(thread_t *th, unit_t *u)
         /* no delivery report (cannot happen after a successful flush): keep the old checkpoint,
          * the changelog has the commit */
         gs_statedb_batch_clear(u->batch);
-    } else if (gs_statedb_writer_submit(th->writer, u->batch, u->dbid, &cp) == GS_OK) {
-        /* the writer holds this batch until the next commit's wait; stage into the other one */
-        gs_statedb_batch_t *b = u->batch;
-        u->batch = u->spare;
-        u->spare = b;
-    } else if (gs_statedb_commit(th->run->db, u->batch, u->dbid, &cp, true, err, sizeof(err)) !=
-               GS_OK) {
-        gs_log(GS_LOG_ERROR, "state_write_failed", "thread=%d error=%s", th->id, err);
-        th->persist_ok = false;
+    } else {
+        gs_err_t e =
+            gs_statedb_writer_submit(th->writer, u->batch, u->dbid, &cp, true, err, sizeof(err));
+        if (e == GS_OK) {
+            /* the writer holds this batch until the next commit's wait; stage into the other */
+            gs_statedb_batch_t *b = u->batch;
+            u->batch = u->spare;
+            u->spare = b;
+        } else if (e != GS_ERR_NOMEM || gs_statedb_commit(th->run->db, u->batch, u->dbid, &cp, true,
+                                                          err, sizeof(err)) != GS_OK) {
+            gs_log(GS_LOG_ERROR, "state_write_failed", "thread=%d error=%s", th->id, err);
+            th->persist_ok = false;
+        }
     }
     u->seq++;
     for (int i = 0; i < u->npos; i++)
@@ -1426,7 +1480,10 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
         return false;
     }
     rd_kafka_poll_set_consumer(th->c);
-    /* restore consumer: assign only, to the end of a partition */
+    /* restore consumer: assign only, to the end of a partition. librdkafka 2.0 stops fetching for
+     * up to a second whenever its queue holds queued.min.messages (default 100 000): a restore that
+     * applies them faster than that waited out most of every second. A million (still bounded by
+     * queued.max.messages.kbytes, 64 MB by default) is more than a second's worth. */
     if (!(conf = base_conf(r, false, err, errlen))) return false;
     snprintf(v, sizeof(v), "%s-%s-%d-restore", r->cfg.application_id, r->instance, th->id);
     if (!conf_set(conf, "group.id", v, err, errlen) ||
@@ -1435,6 +1492,7 @@ static bool thread_clients(thread_t *th, char *err, size_t errlen)
         !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         !conf_set(conf, "enable.partition.eof", "true", err, errlen) ||
         !conf_set(conf, "fetch.wait.max.ms", "20", err, errlen) ||
+        !conf_set(conf, "queued.min.messages", "1000000", err, errlen) ||
         !conf_set(conf, "auto.offset.reset", "earliest", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return false;

@@ -28,7 +28,7 @@ struct gs_statedb {
 };
 
 struct gs_statedb_batch {
-    rocksdb_writebatch_t *wb;
+    rocksdb_writebatch_t *wb; /* kept between commits: its buffer is reused, not regrown */
     /* the target database's handles are only known at commit: entries wait here in encoded form */
     uint8_t *buf;
     size_t len, cap, count;
@@ -168,8 +168,16 @@ gs_statedb_batch_t *gs_statedb_batch_new(void)
 void gs_statedb_batch_destroy(gs_statedb_batch_t *b)
 {
     if (!b) return;
+    if (b->wb) rocksdb_writebatch_destroy(b->wb);
     free(b->buf);
     free(b);
+}
+
+void gs_statedb_batch_release(gs_statedb_batch_t *b)
+{
+    if (b->wb) rocksdb_writebatch_destroy(b->wb);
+    free(b->buf);
+    *b = (gs_statedb_batch_t){0};
 }
 
 void gs_statedb_batch_clear(gs_statedb_batch_t *b)
@@ -230,7 +238,9 @@ void gs_statedb_stage(gs_statedb_batch_t *b, uint32_t task, gs_store_t *st,
 gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
                            const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen)
 {
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    if (!b->wb) b->wb = rocksdb_writebatch_create();
+    rocksdb_writebatch_t *wb = b->wb;
+    rocksdb_writebatch_clear(wb);
     size_t n = 0;
     for (size_t off = 0; off < b->len; n++) {
         const uint8_t *p = b->buf + off;
@@ -244,7 +254,7 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
         off += 10 + kl + vl;
     }
     if (n != b->count) {
-        rocksdb_writebatch_destroy(wb);
+        rocksdb_writebatch_clear(wb);
         snprintf(errbuf, errlen, "task %u: state batch incomplete (out of memory)", task);
         return GS_ERR_NOMEM;
     }
@@ -259,7 +269,7 @@ gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t tas
                               sizeof(cv));
     char *err = NULL;
     rocksdb_write(db->db, wal ? db->wo_sync : db->wo_nowal, wb, &err);
-    rocksdb_writebatch_destroy(wb);
+    rocksdb_writebatch_clear(wb);
     if (err) {
         snprintf(errbuf, errlen, "task %u: RocksDB write: %s", task, err);
         free(err);
@@ -384,6 +394,7 @@ int gs_statedb_remove_dir(const char *dir)
 typedef struct writer_job {
     gs_statedb_batch_t *b;
     uint32_t task;
+    bool wal;
     gs_checkpoint_t cp;
 } writer_job_t;
 
@@ -392,13 +403,14 @@ struct gs_statedb_writer {
     pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t work, idle;
-    /* FIFO of jobs: [head, head + n) of a ring of cap; the job being written stays in it */
+    /* under mu. FIFO of jobs: [head, head + n) of a ring of cap; the job being written stays in
+     * it until written */
     writer_job_t *jobs;
     size_t head, n, cap;
     bool stop;
-    gs_err_t err;                       /* the first failure since the last wait */
-    uint64_t batches, entries, busy_ns; /* totals, for gs_statedb_writer_stats */
+    gs_err_t err; /* the first failed write: nothing is written after it */
     char errmsg[512];
+    uint64_t batches, entries, busy_ns; /* totals, for gs_statedb_writer_stats */
 };
 
 static void *writer_main(void *arg)
@@ -408,25 +420,29 @@ static void *writer_main(void *arg)
     for (;;) {
         while (w->n == 0 && !w->stop)
             pthread_cond_wait(&w->work, &w->mu);
-        if (w->n == 0) break; /* stop, and nothing left */
+        if (w->n == 0) break; /* stopped, and nothing left */
         writer_job_t j = w->jobs[w->head];
+        bool skip = w->err != GS_OK;
         pthread_mutex_unlock(&w->mu);
         char msg[512];
         size_t entries = j.b->count;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        gs_err_t e = gs_statedb_commit(w->db, j.b, j.task, &j.cp, true, msg, sizeof(msg));
+        gs_err_t e =
+            skip ? GS_OK : gs_statedb_commit(w->db, j.b, j.task, &j.cp, j.wal, msg, sizeof(msg));
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        if (e != GS_OK) gs_statedb_batch_clear(j.b);
+        if (skip || e != GS_OK) gs_statedb_batch_clear(j.b);
         pthread_mutex_lock(&w->mu);
         if (e != GS_OK && w->err == GS_OK) {
             w->err = e;
             snprintf(w->errmsg, sizeof(w->errmsg), "%s", msg);
         }
-        w->batches++;
-        w->entries += entries;
-        w->busy_ns +=
-            (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+        if (!skip) {
+            w->batches++;
+            w->entries += entries;
+            w->busy_ns +=
+                (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+        }
         w->head = (w->head + 1) % w->cap;
         if (--w->n == 0) pthread_cond_broadcast(&w->idle);
     }
@@ -461,7 +477,7 @@ void gs_statedb_writer_destroy(gs_statedb_writer_t *w)
 {
     if (!w) return;
     pthread_mutex_lock(&w->mu);
-    w->stop = true;
+    w->stop = true; /* the thread writes what is queued first */
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->tid, NULL);
@@ -473,14 +489,21 @@ void gs_statedb_writer_destroy(gs_statedb_writer_t *w)
 }
 
 gs_err_t gs_statedb_writer_submit(gs_statedb_writer_t *w, gs_statedb_batch_t *b, uint32_t task,
-                                  const gs_checkpoint_t *cp)
+                                  const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen)
 {
     pthread_mutex_lock(&w->mu);
+    gs_err_t e = w->err;
+    if (e != GS_OK) {
+        snprintf(errbuf, errlen, "%s", w->errmsg);
+        pthread_mutex_unlock(&w->mu);
+        return e;
+    }
     if (w->n == w->cap) { /* grow the ring, unrolling it (per commit, not per event) */
         size_t cap = w->cap ? 2 * w->cap : 16;
         writer_job_t *jobs = malloc(cap * sizeof(*jobs));
         if (!jobs) {
             pthread_mutex_unlock(&w->mu);
+            snprintf(errbuf, errlen, "state writer: out of memory");
             return GS_ERR_NOMEM;
         }
         for (size_t i = 0; i < w->n; i++)
@@ -490,7 +513,7 @@ gs_err_t gs_statedb_writer_submit(gs_statedb_writer_t *w, gs_statedb_batch_t *b,
         w->cap = cap;
         w->head = 0;
     }
-    w->jobs[(w->head + w->n) % w->cap] = (writer_job_t){b, task, *cp};
+    w->jobs[(w->head + w->n) % w->cap] = (writer_job_t){b, task, wal, *cp};
     w->n++;
     pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
@@ -504,7 +527,6 @@ gs_err_t gs_statedb_writer_wait(gs_statedb_writer_t *w, char *errbuf, size_t err
         pthread_cond_wait(&w->idle, &w->mu);
     gs_err_t e = w->err;
     if (e != GS_OK) snprintf(errbuf, errlen, "%s", w->errmsg);
-    w->err = GS_OK;
     pthread_mutex_unlock(&w->mu);
     return e;
 }

@@ -55,7 +55,9 @@ typedef void (*gs_changelog_fn)(void *ctx, uint32_t task, gs_ns_t ns, const void
 
 gs_statedb_batch_t *gs_statedb_batch_new(void);
 void gs_statedb_batch_destroy(gs_statedb_batch_t *b); /* NULL is a no-op */
-void gs_statedb_batch_clear(gs_statedb_batch_t *b);
+void gs_statedb_batch_clear(gs_statedb_batch_t *b);   /* keeps its memory for the next entries */
+/* Empties the batch and frees the memory it holds (after a restore's large batches). */
+void gs_statedb_batch_release(gs_statedb_batch_t *b);
 size_t gs_statedb_batch_count(const gs_statedb_batch_t *b);
 
 /*
@@ -70,43 +72,45 @@ void gs_statedb_batch_put(gs_statedb_batch_t *b, uint32_t task, gs_ns_t ns, cons
                           size_t klen, const void *val, size_t vlen);
 
 /*
- * Writes the batch and task `task`'s checkpoint atomically, then clears the batch. `sync` forces
- * the WAL to disk; restore passes `wal` false (bulk load: a crash restarts the restore).
+ * Writes the batch and task `task`'s checkpoint atomically, then clears the batch, with the WAL
+ * when `wal` (not synced: the changelog, not the WAL, is what survives a machine failure).
  */
 gs_err_t gs_statedb_commit(gs_statedb_t *db, gs_statedb_batch_t *b, uint32_t task,
                            const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen);
 
 /*
- * A background writer: one thread that writes commit batches (WAL on) in the order they were
- * submitted, so that step 3 of the commit protocol, which only follows a committed transaction,
- * no longer holds up the stream thread. Writes complete in order, and each carries its own
- * checkpoint, so a crash at any point leaves RocksDB at some earlier commit, which the changelog
- * brings forward at the next restore.
+ * A background writer: one thread that writes batches, each with its task's checkpoint, in the
+ * order they were submitted. The commit protocol's step 3 (RocksDB after the transaction) runs
+ * there, so it no longer holds up the stream thread; a restore hands it full prefixes while it
+ * reads the next. Each batch carries its own checkpoint and writes complete in order, so a crash
+ * at any point leaves RocksDB at an earlier commit, which the changelog brings forward.
  *
- * Ownership and threads: a writer belongs to one stream thread, which alone calls submit, wait and
- * destroy. A submitted batch belongs to the writer until the next gs_statedb_writer_wait()
- * returns; the caller must not touch it before then (double-buffer: stage into another batch).
+ * The first failed write is kept: every later submit and wait returns it, and no batch is
+ * written after it (a later batch holds only what changed since, so writing it behind a missing
+ * one would leave a checkpoint over incomplete state).
+ *
+ * Ownership and threads: a writer belongs to one stream thread, which alone calls submit, wait,
+ * stats and destroy. A submitted batch belongs to the writer until the next
+ * gs_statedb_writer_wait() returns; the caller must not touch it before then (double-buffer:
+ * stage into another batch). The writer clears it once written.
  */
 typedef struct gs_statedb_writer gs_statedb_writer_t;
 
 /* Starts the writer thread. NULL with the reason in errbuf. */
 gs_statedb_writer_t *gs_statedb_writer_new(gs_statedb_t *db, char *errbuf, size_t errlen);
 
-/* Waits for every submitted batch, then stops the thread. NULL is a no-op. */
+/* Writes what is queued, then stops the thread. NULL is a no-op. */
 void gs_statedb_writer_destroy(gs_statedb_writer_t *w);
 
 /*
- * Queues batch `b` with task `task`'s checkpoint `cp` (copied). GS_ERR_NOMEM if the queue cannot
- * grow (nothing queued; the caller may write synchronously instead).
+ * Queues batch `b` for task `task` with its checkpoint `cp` (copied), written with the WAL if
+ * `wal`. Returns GS_OK, or without taking `b`: the first write error (message in errbuf), or
+ * GS_ERR_NOMEM if the queue cannot grow (the caller may write synchronously instead).
  */
 gs_err_t gs_statedb_writer_submit(gs_statedb_writer_t *w, gs_statedb_batch_t *b, uint32_t task,
-                                  const gs_checkpoint_t *cp);
+                                  const gs_checkpoint_t *cp, bool wal, char *errbuf, size_t errlen);
 
-/*
- * Waits until every submitted batch is written (and cleared). Returns GS_OK, or the first error
- * since the previous call with its message in errbuf; batches after a failed one are still
- * written (each is a complete commit with its own checkpoint), and the caller stops.
- */
+/* Waits until every submitted batch is written; GS_OK or the first write error (in errbuf). */
 gs_err_t gs_statedb_writer_wait(gs_statedb_writer_t *w, char *errbuf, size_t errlen);
 
 /* Totals so far: batches written, their entries, and the time spent writing them. */
