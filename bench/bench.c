@@ -300,8 +300,13 @@ static int bench_latency(int argc, char **argv)
             o.commit_ms = strtoll(v, NULL, 10);
         else if (strcmp(a, "--levels") == 0) {
             int64_t pct[GS_BENCH_LAT_LEVELS];
-            if (gs_bench_parse_list(v, pct, GS_BENCH_LAT_LEVELS, 100) != GS_BENCH_LAT_LEVELS)
+            if (gs_bench_parse_list(v, pct, GS_BENCH_LAT_LEVELS, 100) != GS_BENCH_LAT_LEVELS) {
+                fprintf(stderr,
+                        "gridstream bench latency: --levels %s: give %d loads in percent "
+                        "of capacity, 1..100, comma-separated (e.g. 25,50,75)\n",
+                        v, GS_BENCH_LAT_LEVELS);
                 goto usage;
+            }
             for (int k = 0; k < GS_BENCH_LAT_LEVELS; k++)
                 o.pct[k] = (int)pct[k];
         } else if (strcmp(a, "--set") == 0 && o.nset < 8)
