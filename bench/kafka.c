@@ -118,15 +118,26 @@ void gs_bench_e2e_defaults(gs_bench_e2e_opts_t *o)
     o->nthreads = 2;
 }
 
-/* kcat, one consumer per input topic in parallel, to the end; returns records/s, 0 on failure. */
+/*
+ * kcat, one consumer per input topic in parallel, to the end; returns records/s, 0 on failure.
+ * Timed like the engine's rows: from the first record received (the first byte of kcat's output)
+ * to the last process ended, so process start, connection and metadata are not in it, as the
+ * engine's group join is not. kcat gets the engine's group-consumer fetch wait (20 ms): with
+ * librdkafka's default of 500 ms the embedded cluster holds a fetch that finds no data for the
+ * whole wait, which made the best of 3 runs 78 000 or 140 000 records/s at random. Even so, four
+ * kcat processes in parallel on the embedded cluster finish either in ~0.1 s or, about half of
+ * the time, ~0.45 s later (measured with time(1) on a standing `gridstream broker`; one process
+ * alone never stalls): the mock broker's thread sometimes serves late, as cluster.c notes for
+ * topic creation. The best of 5 runs takes the run without the stall.
+ */
 static double kcat_rate(const char *bootstrap, uint64_t expect, char *err, size_t errlen)
 {
     char cmd[4096] = "sh -c '";
     for (int s = 0; s < GS_SRC__COUNT; s++)
         snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
-                 "kcat -C -b %s -t %s -o beginning -e -q -f . & ", bootstrap, gs_source_topic[s]);
+                 "kcat -C -b %s -t %s -X fetch.wait.max.ms=20 -o beginning -e -q -f . & ",
+                 bootstrap, gs_source_topic[s]);
     snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "wait'");
-    double t0 = gs_bench_now();
     FILE *p = popen(cmd, "r");
     if (!p) {
         snprintf(err, errlen, "cannot run kcat");
@@ -134,9 +145,16 @@ static double kcat_rate(const char *bootstrap, uint64_t expect, char *err, size_
     }
     char buf[65536];
     uint64_t n = 0;
-    size_t k;
-    while ((k = fread(buf, 1, sizeof(buf), p)) > 0)
-        n += k;
+    ssize_t k;
+    double t0 = 0;
+    while ((k = read(fileno(p), buf, sizeof(buf))) != 0) {
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (n == 0) t0 = gs_bench_now();
+        n += (uint64_t)k;
+    }
     int rc = pclose(p);
     double dt = gs_bench_now() - t0;
     if (rc != 0 || n != expect) {
@@ -261,8 +279,8 @@ gs_err_t gs_bench_e2e(const gs_bench_e2e_opts_t *o, gs_bench_e2e_res_t *r, char 
     if (total <= 0) goto out;
     r->records = (uint64_t)total;
 
-    for (int k = 0; k < 3; k++) { /* best of 3: a process start is in the interval */
-        if (o->progress) fprintf(o->progress, "bench e2e: kcat %d/3...\n", k + 1);
+    for (int k = 0; k < 5; k++) { /* best of 5: see kcat_rate */
+        if (o->progress) fprintf(o->progress, "bench e2e: kcat %d/5...\n", k + 1);
         double rate = kcat_rate(bs, r->records, err, errlen);
         if (rate <= 0) goto out;
         if (rate > r->ref_rps) r->ref_rps = rate;
@@ -292,7 +310,7 @@ void gs_bench_e2e_text(const gs_bench_e2e_res_t *r, FILE *f)
             r->records, r->o.cells, r->o.days, r->o.partitions);
     fprintf(f,
             "  reference: kcat, 4 consumers in parallel (one per input topic), output "
-            "discarded: %.0f records/s (best of 3, process start included)\n",
+            "discarded: %.0f records/s (best of 5, first record received to the last)\n",
             r->ref_rps);
     fprintf(f, "  gridstream run --until-end, measured from the first record applied to the run "
                "finished (outputs committed):\n");
