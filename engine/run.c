@@ -459,8 +459,8 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
     char err[512];
     /* Messages are taken from the queue in bursts (what is there, up to RESTORE_POLL; one blocking
      * poll when it is empty), bookkeeping is per burst. Every RESTORE_BATCH entries the batch goes
-     * to a writer thread with the checkpoint of that prefix, and the reader goes on in the other
-     * batch; the writer writes them in order, one at a time. */
+     * to the thread's state writer with the checkpoint of that prefix, and the reader goes on in
+     * the unit's other batch. */
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(th->rc);
     rd_kafka_message_t *ms[RESTORE_POLL];
     gs_statedb_batch_t *cur = u->batch;
@@ -519,11 +519,10 @@ static bool restore_changelog(thread_t *th, unit_t *u, const char *topic, gs_che
                 continue;
             }
             if (gs_statedb_batch_count(cur) < RESTORE_BATCH) continue;
-            /* bound the batch: write this prefix, with its checkpoint, and go on in the other */
-            /* the other batch must be back before we go on in it: one prefix in flight. With the
-             * WAL: prefixes written without it could be lost in a crash while a later checkpoint,
-             * in another column family, survives (RocksDB recovers each family's memtable from
-             * the WAL only) */
+            /* bound the batch: write this prefix, with its checkpoint, and go on in the other,
+             * once it is back (one prefix in flight). With the WAL: a prefix written without it
+             * could be lost in a crash while a later checkpoint, in another column family,
+             * survives (RocksDB recovers each family's memtable from the WAL only). */
             gs_err_t we = gs_statedb_writer_wait(th->writer, err, sizeof(err));
             if (we == GS_OK)
                 we =
