@@ -65,12 +65,16 @@ gs_statedb_t *gs_statedb_open(const char *dir, size_t memory_bytes, char *errbuf
     rocksdb_options_set_block_based_table_factory(d->opts, d->table);
     /*
      * The namespaces' memtables are vectors, not skip lists. Commits write every changed entry
-     * (about 5 per input record) and the state is read only when a task opens (one sorted scan a
+     * (about 5.7 per input record) and the state is read only when a task opens (one sorted scan a
      * namespace), so an append that is sorted once per scan or flush beats a sorted insert: the
      * skip list cost 3.1 us an entry on the commit path (1.5 s of 3.4 s in `bench e2e`), the
      * vector 0.4-1.0 us. A vector memtable cannot take concurrent writers, so writes are
      * serialised (they were in effect: RocksDB writes one group at a time). Checkpoints, which
-     * are read with point lookups, keep the skip list in the default column family.
+     * are read with point lookups, keep the skip list in the default column family. A point
+     * lookup in a namespace (the miss loader of gs_statedb_attach, which no engine path uses yet)
+     * sorts a copy of the mutable memtable each time: reading on a miss, as eviction of cold
+     * state would, needs this choice revisited (a skip list there, or a hash-linked list with a
+     * prefix extractor).
      */
     rocksdb_options_set_allow_concurrent_memtable_write(d->opts, 0);
     d->vopts = rocksdb_options_create_copy(d->opts);
