@@ -767,9 +767,10 @@ static void persist_unit(thread_t *th, unit_t *u)
     for (int i = 0; i < GS_CHECKPOINT_POSITIONS; i++)
         cp.positions[i] = i < u->npos ? u->pos[i] : -1;
     char err[512];
-    if (u->marker_offset < 0) {
+    if (u->marker_offset < 0 || !th->persist_ok) {
         /* no delivery report (cannot happen after a successful flush): keep the old checkpoint,
-         * the changelog has the commit */
+         * the changelog has the commit; or an earlier write failed (logged by persist_wait): the
+         * writer takes nothing more and the thread stops */
         gs_statedb_batch_clear(u->batch);
     } else {
         gs_err_t e =
@@ -791,14 +792,16 @@ static void persist_unit(thread_t *th, unit_t *u)
 }
 
 /*
- * Waits for the state writer to finish every batch handed to it. False (logged) if a write failed:
- * the thread must stop; RocksDB keeps an earlier commit, and the changelog has the rest.
+ * Waits for the state writer to finish every batch handed to it. False if a write failed (logged,
+ * unless the thread has already failed and said why): the thread must stop; RocksDB keeps an
+ * earlier commit, and the changelog has the rest.
  */
 static bool persist_wait(thread_t *th)
 {
     char err[512];
     if (!th->writer || gs_statedb_writer_wait(th->writer, err, sizeof(err)) == GS_OK) return true;
-    gs_log(GS_LOG_ERROR, "state_write_failed", "thread=%d error=%s", th->id, err);
+    if (!atomic_load(&th->failed))
+        gs_log(GS_LOG_ERROR, "state_write_failed", "thread=%d error=%s", th->id, err);
     return false;
 }
 
